@@ -1,0 +1,16 @@
+"""The suite's plugins, one concern each (see fixtures/)."""
+
+import pytest
+
+# Helpers in fixtures/ assert too (the verdict, ls/touch); give them pytest's messages.
+pytest.register_assert_rewrite("fixtures")
+
+pytest_plugins = [
+    "fixtures.options",
+    "fixtures.transcript",
+    "fixtures.diagnostics",
+    "fixtures.cleanup",
+    "fixtures.s3",
+    "fixtures.cluster",
+    "fixtures.labrun",
+]

@@ -1,0 +1,119 @@
+"""The storage lab, replayed on a real cluster, once per variant.
+
+Page 1 (ephemeral container storage) with the emptyDir baseline: a file touched in one
+replica is not in the other. Pages 2-3 (Mountpoint for Amazon S3): the same steps on an
+S3-backed volume, where it is.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures import invariants, verdict
+from fixtures.lab import NEW_IMAGE, REPLICAS, SECOND_NEW_IMAGE, TMP_DIR
+from fixtures.kube import PodInfo
+from fixtures.labrun import LabRun
+from fixtures.transcript import Transcript
+
+with_volume = pytest.mark.variants(lambda v: v.volume is not None)
+REMOVAL_CHECK = "removal-check.jpg"
+
+
+def assert_only_known_files(run: LabRun, listing: list[str]) -> None:
+    missing = sorted(set(run.variant.initial_files) - set(listing))
+    strays = sorted(set(listing) - set(run.variant.initial_files) - run.written)
+    assert not missing, f"{run.variant.path} lacks the lab's images {missing}; it lists {sorted(listing)}"
+    assert not strays, f"{run.variant.path} has files neither the lab nor this run made: {strays}"
+
+
+def write_in_one_read_in_other(run: LabRun, t: Transcript, *, writer: PodInfo, reader: PodInfo, name: str) -> None:
+    """Touch `name` in the writer, see it there, list the reader, assert the verdict."""
+    before = run.ls(t, reader)
+    assert name not in before, f"pod {reader.name} lists {name} before it is written: the verdict would mean nothing"
+    run.touch(t, writer, name)
+    wrote = run.ls(t, writer)
+    assert name in wrote, f"touch succeeded but pod {writer.name} does not list {name}: {wrote}"
+    verdict.check(run.variant, name, writer, wrote, reader, run.ls(t, reader))
+
+
+def test_lab_scenario(lab: LabRun, transcript: Transcript) -> None:
+    """Describe, list, scale to 2, touch divewatch.jpg in one pod, list in the other."""
+    live = lab.describe(transcript)
+    problems = invariants.deployment(live)
+    assert not problems, "the running Deployment is not the lab's:\n" + "\n".join(problems)
+
+    assert_only_known_files(lab, lab.ls(transcript, lab.pods()[0]))
+
+    pods = lab.scale(transcript)
+    assert len(pods) == REPLICAS, f"expected {REPLICAS} ready pods after the rollout, got {[p.name for p in pods]}"
+    if lab.spread:
+        placed = [(p.name, p.node) for p in pods]
+        assert len({p.node for p in pods}) == len(pods), f"replicas share a node although {len(lab.nodes)} nodes are schedulable: {placed}"
+
+    write_in_one_read_in_other(lab, transcript, writer=pods[0], reader=pods[1], name=NEW_IMAGE)
+
+def test_reverse_direction(lab: LabRun, transcript: Transcript) -> None:
+    """The same verdict the other way round: written in the second pod, listed in the first."""
+    first, second = lab.scale(transcript)[:2]
+    write_in_one_read_in_other(lab, transcript, writer=second, reader=first, name=SECOND_NEW_IMAGE)
+
+def test_pod_removal(lab: LabRun, transcript: Transcript) -> None:
+    """The page's claim: when a pod is removed, what its emptyDir held is gone for good;
+    what the shared store holds outlives the pod."""
+    pods = lab.scale(transcript)
+    writer = pods[0]
+    lab.touch(transcript, writer, REMOVAL_CHECK)
+    lab.touch(transcript, writer, REMOVAL_CHECK, path=TMP_DIR)
+    wrote = lab.ls(transcript, writer)
+
+    with transcript.step(f"delete pod {writer.name}", f"kubectl delete pod -n {lab.namespace} {writer.name}") as step:
+        lab.kube.delete_pod(lab.namespace, writer.name)
+        after = lab.kube.wait_replacement(lab.namespace, lab.selector_labels, writer.name, len(pods))
+        step.output = "\n".join(f"{p.name} on node {p.node}" for p in after)
+    replacement = next(p for p in after if p.name not in {q.name for q in pods})
+
+    tmp = lab.ls(transcript, replacement, TMP_DIR)
+    assert REMOVAL_CHECK not in tmp, f"{TMP_DIR}/{REMOVAL_CHECK} outlived pod {writer.name}: {TMP_DIR} is not an emptyDir that shares the pod's lifetime ({tmp})"
+    verdict.check(lab.variant, REMOVAL_CHECK, writer, wrote, replacement, lab.ls(transcript, replacement))
+
+
+@with_volume
+def test_volume_and_claim_bound(lab: LabRun, transcript: Transcript) -> None:
+    """`kubectl get pv` / `describe pvc`: Bound to each other, the lab's fields, used by both pods."""
+    claim_name = next(
+        v["persistentVolumeClaim"]["claimName"]
+        for v in lab.describe(transcript)["spec"]["template"]["spec"]["volumes"]  # type: ignore[index]
+        if v["name"] == lab.variant.volume
+    )
+    pvc = lab.kube.wait_pvc_bound(lab.namespace, claim_name)
+    pv = lab.kube.core.read_persistent_volume(pvc.spec.volume_name)
+    args = ["get", "pv", pv.metadata.name]
+    with transcript.step("get the volume", lab.kubectl.shown(args)) as step:
+        step.output = lab.kubectl.check(args)
+    assert pv.status.phase == "Bound", f"PV {pv.metadata.name} is {pv.status.phase}, the lab shows Bound"
+    assert (pv.spec.claim_ref.namespace, pv.spec.claim_ref.name) == (lab.namespace, claim_name), f"PV {pv.metadata.name} is bound to {pv.spec.claim_ref.namespace}/{pv.spec.claim_ref.name}"
+    assert pvc.spec.storage_class_name == "", f"PVC {claim_name} has storageClassName {pvc.spec.storage_class_name!r}; the lab binds statically with \"\""
+    assert pv.spec.access_modes == ["ReadWriteMany"] and pv.spec.capacity["storage"] == "1Gi", f"PV {pv.metadata.name}: {pv.spec.access_modes} {pv.spec.capacity}"
+    assert pv.spec.persistent_volume_reclaim_policy == "Retain", f"PV {pv.metadata.name} reclaim policy {pv.spec.persistent_volume_reclaim_policy}"
+
+    pods = lab.scale(transcript)
+    users = [p.name for p in pods if claim_name in lab.claims_of(p.name)]
+    assert len(users) == REPLICAS, f"PVC {claim_name} is used by {users}, the lab shows {REPLICAS} pods"
+
+
+@with_volume
+def test_objects_land_in_bucket(lab: LabRun, transcript: Transcript) -> None:
+    """`aws s3 ls`: the files touched in either pod are objects of size 0 beside the images."""
+    assert lab.bucket is not None
+    first, second = lab.scale(transcript)[:2]
+    for pod, name in ((first, NEW_IMAGE), (second, SECOND_NEW_IMAGE)):
+        if name not in lab.written:  # Mountpoint does not let `touch` change an existing object
+            lab.touch(transcript, pod, name)
+    with transcript.step("list the bucket", f"aws s3 ls s3://{lab.bucket.name}") as step:
+        sizes = lab.bucket.keys()
+        step.output = "\n".join(f"{size:>10} {key}" for key, size in sorted(sizes.items()))
+    for image in lab.variant.initial_files:
+        assert image in sizes, f"bucket {lab.bucket.name} lost the seeded {image}: {sorted(sizes)}"
+    for name in (NEW_IMAGE, SECOND_NEW_IMAGE):
+        assert sizes.get(name) == 0, f"bucket {lab.bucket.name}: expected {name} of size 0, found {sizes.get(name, 'no object')}"
+

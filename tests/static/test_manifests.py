@@ -1,0 +1,76 @@
+"""The static tier: no cluster, seconds. Every overlay renders, every object is valid for
+the pinned Kubernetes version, and the lab's invariants hold, so a broken manifest turns
+the run red with the object and field that broke."""
+
+from __future__ import annotations
+
+import kubernetes_validate
+import pytest
+
+from fixtures import invariants, render, settings
+from fixtures.variants import VARIANTS, Variant
+
+# Per-run values as the suite would fill them (a documentation address for the endpoint).
+VALUES = {"S3_BUCKET": "example-bucket", "AWS_REGION": "us-west-2"}
+ENDPOINT = {"S3_ENDPOINT": "http://192.0.2.10:9000"}
+
+
+@pytest.fixture(params=["aws", "endpoint"])
+def docs(request: pytest.FixtureRequest, variant: Variant) -> list[render.Obj]:
+    """The variant rendered for AWS, and for an S3-compatible endpoint."""
+    values = dict(VALUES, **ENDPOINT) if request.param == "endpoint" else dict(VALUES)
+    return render.render(variant, values)
+
+
+def test_overlay_renders(docs: list[render.Obj]) -> None:
+    kinds = sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs)
+    assert "Deployment/assets" in kinds, kinds
+
+
+def test_objects_valid_for_pinned_kubernetes(docs: list[render.Obj]) -> None:
+    minor = settings.kubernetes_minor()
+    problems = []
+    for doc in docs:
+        try:
+            kubernetes_validate.validate(doc, minor, strict=True)
+        except kubernetes_validate.ValidationError as err:
+            where = ".".join(str(p) for p in err.path) or "(top)"
+            problems.append(f"{doc['kind']}/{doc['metadata']['name']}: {where}: {err.message}")
+    assert not problems, f"invalid for Kubernetes {minor}:\n" + "\n".join(problems)
+
+
+def test_app_is_the_labs(docs: list[render.Obj]) -> None:
+    deployment = render.one(docs, "Deployment", "assets")
+    problems = invariants.base_objects(docs) + invariants.deployment(deployment)
+    assert not problems, "the app differs from the lab:\n" + "\n".join(problems)
+
+
+def test_store_matches_verdict(docs: list[render.Obj], variant: Variant) -> None:
+    problems = invariants.shared_store(docs, variant)
+    assert not problems, f"{variant.name} cannot be {variant.verdict.value} as written:\n" + "\n".join(problems)
+
+
+def test_endpoint_options_only_with_endpoint(variant: Variant) -> None:
+    if not variant.optional_components:
+        pytest.skip(f"{variant.name} has no per-endpoint options")
+    plain = render.render(variant, VALUES)
+    local = render.render(variant, dict(VALUES, **ENDPOINT))
+    options_plain = render.one(plain, "PersistentVolume")["spec"]["mountOptions"]
+    options_local = render.one(local, "PersistentVolume")["spec"]["mountOptions"]
+    assert not [o for o in options_plain if o.startswith("endpoint-url") or o == "force-path-style"], options_plain
+    assert f"endpoint-url={ENDPOINT['S3_ENDPOINT']}" in options_local and "force-path-style" in options_local, options_local
+
+
+def test_run_copy_keeps_the_lab(docs: list[render.Obj], variant: Variant) -> None:
+    """The run's own copy (namespace, names, labels, spread) still keeps every invariant."""
+    mine = render.for_run(docs, namespace="assets-x-r1", run_id="r1", variant=variant.name, spread_over_nodes=True)
+    unlabelled = [f"{d['kind']}/{d['metadata']['name']}" for d in mine if d["metadata"]["labels"].get(settings.LABEL_RUN) != "r1"]
+    assert not unlabelled, f"objects without the run label: {unlabelled}"
+    problems = invariants.shared_store(mine, variant) + invariants.deployment(render.one(mine, "Deployment"))
+    assert not problems, "\n".join(problems)
+
+
+def test_volume_handles_unique_across_variants() -> None:
+    every = [doc for v in VARIANTS for doc in render.render(v, VALUES)]
+    problems = invariants.unique_volume_handles(every)
+    assert not problems, "\n".join(problems)

@@ -10,12 +10,18 @@ from __future__ import annotations
 import pytest
 
 from fixtures import invariants, verdict
-from fixtures.lab import NEW_IMAGE, REPLICAS, SECOND_NEW_IMAGE, TMP_DIR
 from fixtures.kube import PodInfo
+from fixtures.lab import NEW_IMAGE, REPLICAS, SECOND_NEW_IMAGE, TMP_DIR
 from fixtures.labrun import LabRun
 from fixtures.transcript import Transcript
+from fixtures.variants import Variant
 
-with_volume = pytest.mark.variants(lambda v: v.volume is not None)
+
+def has_volume(variant: Variant) -> bool:
+    return variant.volume is not None
+
+
+with_volume = pytest.mark.variants(where=has_volume)
 REMOVAL_CHECK = "removal-check.jpg"
 
 
@@ -52,10 +58,12 @@ def test_lab_scenario(lab: LabRun, transcript: Transcript) -> None:
 
     write_in_one_read_in_other(lab, transcript, writer=pods[0], reader=pods[1], name=NEW_IMAGE)
 
+
 def test_reverse_direction(lab: LabRun, transcript: Transcript) -> None:
     """The same verdict the other way round: written in the second pod, listed in the first."""
     first, second = lab.scale(transcript)[:2]
     write_in_one_read_in_other(lab, transcript, writer=second, reader=first, name=SECOND_NEW_IMAGE)
+
 
 def test_pod_removal(lab: LabRun, transcript: Transcript) -> None:
     """The page's claim: when a pod is removed, what its emptyDir held is gone for good;
@@ -73,7 +81,9 @@ def test_pod_removal(lab: LabRun, transcript: Transcript) -> None:
     replacement = next(p for p in after if p.name not in {q.name for q in pods})
 
     tmp = lab.ls(transcript, replacement, TMP_DIR)
-    assert REMOVAL_CHECK not in tmp, f"{TMP_DIR}/{REMOVAL_CHECK} outlived pod {writer.name}: {TMP_DIR} is not an emptyDir that shares the pod's lifetime ({tmp})"
+    assert REMOVAL_CHECK not in tmp, (
+        f"{TMP_DIR}/{REMOVAL_CHECK} outlived pod {writer.name}: {TMP_DIR} is not an emptyDir that shares the pod's lifetime ({tmp})"
+    )
     verdict.check(lab.variant, REMOVAL_CHECK, writer, wrote, replacement, lab.ls(transcript, replacement))
 
 
@@ -91,10 +101,17 @@ def test_volume_and_claim_bound(lab: LabRun, transcript: Transcript) -> None:
     with transcript.step("get the volume", lab.kubectl.shown(args)) as step:
         step.output = lab.kubectl.check(args)
     assert pv.status.phase == "Bound", f"PV {pv.metadata.name} is {pv.status.phase}, the lab shows Bound"
-    assert (pv.spec.claim_ref.namespace, pv.spec.claim_ref.name) == (lab.namespace, claim_name), f"PV {pv.metadata.name} is bound to {pv.spec.claim_ref.namespace}/{pv.spec.claim_ref.name}"
-    assert pvc.spec.storage_class_name == "", f"PVC {claim_name} has storageClassName {pvc.spec.storage_class_name!r}; the lab binds statically with \"\""
-    assert pv.spec.access_modes == ["ReadWriteMany"] and pv.spec.capacity["storage"] == "1Gi", f"PV {pv.metadata.name}: {pv.spec.access_modes} {pv.spec.capacity}"
-    assert pv.spec.persistent_volume_reclaim_policy == "Retain", f"PV {pv.metadata.name} reclaim policy {pv.spec.persistent_volume_reclaim_policy}"
+    assert (pv.spec.claim_ref.namespace, pv.spec.claim_ref.name) == (lab.namespace, claim_name), (
+        f"PV {pv.metadata.name} is bound to {pv.spec.claim_ref.namespace}/{pv.spec.claim_ref.name}"
+    )
+    assert pvc.spec.storage_class_name == "", (
+        f'PVC {claim_name} has storageClassName {pvc.spec.storage_class_name!r}; the lab binds statically with ""'
+    )
+    assert pv.spec.access_modes == ["ReadWriteMany"], f"PV {pv.metadata.name} access modes {pv.spec.access_modes}"
+    assert pv.spec.capacity["storage"] == "1Gi", f"PV {pv.metadata.name} capacity {pv.spec.capacity}"
+    assert pv.spec.persistent_volume_reclaim_policy == "Retain", (
+        f"PV {pv.metadata.name} reclaim policy {pv.spec.persistent_volume_reclaim_policy}"
+    )
 
     pods = lab.scale(transcript)
     users = [p.name for p in pods if claim_name in lab.claims_of(p.name)]
@@ -116,4 +133,3 @@ def test_objects_land_in_bucket(lab: LabRun, transcript: Transcript) -> None:
         assert image in sizes, f"bucket {lab.bucket.name} lost the seeded {image}: {sorted(sizes)}"
     for name in (NEW_IMAGE, SECOND_NEW_IMAGE):
         assert sizes.get(name) == 0, f"bucket {lab.bucket.name}: expected {name} of size 0, found {sizes.get(name, 'no object')}"
-

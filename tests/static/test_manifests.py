@@ -47,7 +47,9 @@ def test_app_is_the_labs(docs: list[render.Obj]) -> None:
 
 def test_store_matches_verdict(docs: list[render.Obj], variant: Variant) -> None:
     problems = invariants.shared_store(docs, variant)
-    assert not problems, f"{variant.name} cannot be {variant.verdict.value} as written:\n" + "\n".join(problems)
+    assert not problems, f"{variant.name} is expected {variant.verdict.value!r} but its manifests do not make it so:\n" + "\n".join(
+        problems
+    )
 
 
 def test_endpoint_options_only_with_endpoint(variant: Variant) -> None:
@@ -58,7 +60,8 @@ def test_endpoint_options_only_with_endpoint(variant: Variant) -> None:
     options_plain = render.one(plain, "PersistentVolume")["spec"]["mountOptions"]
     options_local = render.one(local, "PersistentVolume")["spec"]["mountOptions"]
     assert not [o for o in options_plain if o.startswith("endpoint-url") or o == "force-path-style"], options_plain
-    assert f"endpoint-url={ENDPOINT['S3_ENDPOINT']}" in options_local and "force-path-style" in options_local, options_local
+    assert f"endpoint-url={ENDPOINT['S3_ENDPOINT']}" in options_local, options_local
+    assert "force-path-style" in options_local, options_local
 
 
 def test_run_copy_keeps_the_lab(docs: list[render.Obj], variant: Variant) -> None:

@@ -1,0 +1,153 @@
+"""Option parsing: every bad input stops the run with a message that names the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from fixtures import options, settings
+
+DEFAULTS: dict[str, Any] = {
+    "cluster": None,
+    "kubeconfig": None,
+    "context": None,
+    "kind_name": "storage-lab",
+    "kind_workers": 2,
+    "kind_node_image": None,
+    "kind_image_archive": [],
+    "keep_cluster": False,
+    "keep_namespaces": False,
+    "run_id": None,
+    "timeout_scale": 1.0,
+    "s3_region": None,
+    "s3_endpoint": None,
+    "s3_bucket_prefix": "p",
+    "lab_report_dir": Path("reports"),
+}
+
+
+def parse(**given: Any) -> options.LabOptions:
+    values = dict(DEFAULTS, **given)
+    return options.parse(values.__getitem__)
+
+
+def kubeconfig(tmp_path: Path, current: str | None = "ctx-a") -> Path:
+    data = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "u", "user": {}}],
+        "contexts": [
+            {"name": "ctx-a", "context": {"cluster": "c", "user": "u"}},
+            {"name": "ctx-b", "context": {"cluster": "c", "user": "u"}},
+        ],
+        "current-context": current,
+    }
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_defaults_without_cluster() -> None:
+    opts = parse()
+    assert opts.cluster is None
+    assert opts.kind_node_image.startswith("kindest/node:")
+    assert len(opts.run_id) <= 12
+
+
+@pytest.mark.parametrize(
+    ("given", "fix"),
+    [
+        ({"run_id": "Bad_Id"}, "1-12 lowercase letters or digits"),
+        ({"timeout_scale": 0}, "above 0"),
+        ({"kind_workers": -1}, "0 or more"),
+        ({"s3_endpoint": "minio:9000"}, "use a URL like http://"),
+        ({"kind_image_archive": [Path("/nonexistent/image.tar")]}, "no such file"),
+        ({"context": "x"}, "go with --cluster existing"),
+    ],
+)
+def test_bad_values_name_the_fix(given: dict[str, Any], fix: str) -> None:
+    with pytest.raises(pytest.UsageError, match=fix):
+        parse(**given)
+
+
+def test_existing_uses_current_context(tmp_path: Path) -> None:
+    opts = parse(cluster="existing", kubeconfig=kubeconfig(tmp_path))
+    assert (opts.kubeconfig, opts.context) == (tmp_path / "kubeconfig", "ctx-a")
+
+
+def test_existing_takes_kubeconfig_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = kubeconfig(tmp_path)
+    monkeypatch.setenv("KUBECONFIG", f"{path}:/elsewhere")
+    assert parse(cluster="existing").kubeconfig == path
+
+
+def test_existing_missing_kubeconfig(tmp_path: Path) -> None:
+    with pytest.raises(pytest.UsageError, match=r"does not exist: pass --kubeconfig"):
+        parse(cluster="existing", kubeconfig=tmp_path / "nope")
+
+
+def test_existing_unknown_context_lists_known(tmp_path: Path) -> None:
+    with pytest.raises(pytest.UsageError, match=r"'prod' is not in .*one of: ctx-a, ctx-b"):
+        parse(cluster="existing", kubeconfig=kubeconfig(tmp_path), context="prod")
+
+
+def test_existing_without_current_context(tmp_path: Path) -> None:
+    with pytest.raises(pytest.UsageError, match="no current-context: pass --context"):
+        parse(cluster="existing", kubeconfig=kubeconfig(tmp_path, current=None))
+
+
+def test_existing_not_yaml(tmp_path: Path) -> None:
+    bad = tmp_path / "kubeconfig"
+    bad.write_text("clusters: [unclosed")
+    with pytest.raises(pytest.UsageError, match="not readable YAML"):
+        parse(cluster="existing", kubeconfig=bad)
+
+
+def test_kind_needs_the_binary(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr("sys.executable", str(tmp_path / "python"))
+    with pytest.raises(pytest.UsageError, match=r"`kind` not found on PATH: install kind"):
+        parse(cluster="kind")
+
+
+def test_timeouts_scale() -> None:
+    opts = parse(timeout_scale=2.0)
+    assert opts.timeouts.pod_start == 2 * settings.Timeouts().pod_start
+
+
+def test_lab_tier_without_cluster_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    """Asking for the lab without saying where stops before anything runs."""
+    pytester.makeconftest(_CONFTEST)
+    pytester.makepyfile(test_x="def test_needs_cluster(cluster):\n    pass\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*the lab tests need a cluster: pass --cluster kind, or --cluster existing*"])
+
+
+def test_collect_only_needs_no_cluster(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(_CONFTEST)
+    pytester.makepyfile(test_x="def test_needs_cluster(cluster):\n    pass\n")
+    result = pytester.runpytest("--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*test_needs_cluster*"])
+
+
+def test_unreachable_api_server_is_one_clear_line(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """A kubeconfig pointing nowhere ends the run with what it waited for and the fix."""
+    pytester.makeconftest(_CONFTEST)
+    pytester.makepyfile(test_x="def test_needs_cluster(kube):\n    pass\n")
+    path = kubeconfig(tmp_path)
+    result = pytester.runpytest("--cluster=existing", f"--kubeconfig={path}", "--timeout-scale=0.05")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(["*timed out after 3s waiting for the API server of*kubeconfig (context ctx-a)*is the cluster running*"])
+
+
+_CONFTEST = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+pytest_plugins = ["fixtures.options", "fixtures.transcript", "fixtures.diagnostics", "fixtures.cleanup", "fixtures.s3", "fixtures.cluster", "fixtures.labrun"]
+"""

@@ -1,0 +1,83 @@
+"""Per-run values fill the manifests strictly, and the run's copy is its own."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures import render, settings
+from fixtures.variants import by_name
+
+PV: render.Obj = {
+    "apiVersion": "v1",
+    "kind": "PersistentVolume",
+    "metadata": {"name": "s3-pv"},
+    "spec": {"csi": {"driver": "d", "volumeHandle": "h"}},
+}
+PVC: render.Obj = {
+    "apiVersion": "v1",
+    "kind": "PersistentVolumeClaim",
+    "metadata": {"name": "c", "namespace": "assets"},
+    "spec": {"volumeName": "s3-pv"},
+}
+NS: render.Obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "assets"}}
+
+
+def test_substitute_fills_every_string() -> None:
+    docs = [{"a": "${X}", "b": ["x-${Y}-y"], "${X}": 1}]
+    assert render.substitute(docs, {"X": "one", "Y": "two"}) == [{"a": "one", "b": ["x-two-y"], "one": 1}]
+
+
+def test_unknown_variable_is_named() -> None:
+    with pytest.raises(render.ManifestError, match=r"unknown variable \$\{S3_BUCKT\} in the manifests \(known: S3_BUCKET\)"):
+        render.substitute([{"a": "${S3_BUCKT}"}], {"S3_BUCKET": "b"})
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_variable_without_value_is_named(value: str | None) -> None:
+    with pytest.raises(render.ManifestError, match=r"\$\{AWS_REGION\} has no value"):
+        render.substitute([{"a": "region=${AWS_REGION}"}], {"AWS_REGION": value})
+
+
+def test_value_that_would_change_the_yaml_is_refused() -> None:
+    with pytest.raises(render.ManifestError, match="characters a manifest value may not"):
+        render.substitute([{"a": "${B}"}], {"B": "x\nkind: Secret"})
+
+
+def test_s3_overlay_needs_its_values() -> None:
+    with pytest.raises(render.ManifestError, match=r"unknown variable \$\{(S3_BUCKET|AWS_REGION)\}"):
+        render.render(by_name("s3-pv"), {})
+
+
+def test_missing_overlay_is_named() -> None:
+    with pytest.raises(render.ManifestError, match=r"no kustomization\.yaml"):
+        render.kustomize("overlays/nope")
+
+
+def test_for_run_isolates_and_labels() -> None:
+    mine = render.for_run([NS, PV, PVC], namespace="assets-s3-pv-r1", run_id="r1", variant="s3-pv", spread_over_nodes=False)
+    ns, pv, pvc = mine
+    assert ns["metadata"]["name"] == "assets-s3-pv-r1"
+    assert pv["metadata"]["name"] == "s3-pv-r1"
+    assert pv["spec"]["csi"]["volumeHandle"] == "h-r1"
+    assert pvc["metadata"]["namespace"] == "assets-s3-pv-r1"
+    assert pvc["spec"]["volumeName"] == "s3-pv-r1"
+    for doc in mine:
+        assert doc["metadata"]["labels"] == {
+            settings.LABEL_MANAGED_BY: settings.PROJECT,
+            settings.LABEL_RUN: "r1",
+            settings.LABEL_VARIANT: "s3-pv",
+        }
+    assert PV["metadata"]["name"] == "s3-pv", "the input must not change"
+
+
+def test_spread_puts_replicas_on_different_nodes() -> None:
+    docs = render.render(by_name("emptydir"), {})
+    dep = render.one(render.for_run(docs, namespace="n", run_id="r", variant="emptydir", spread_over_nodes=True), "Deployment")
+    rule = dep["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert rule["topologyKey"] == "kubernetes.io/hostname"
+    assert rule["labelSelector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
+
+
+def test_one_names_what_is_there() -> None:
+    with pytest.raises(render.ManifestError, match=r"expected one Deployment, found 0 \(objects: Namespace/assets\)"):
+        render.one([NS], "Deployment")

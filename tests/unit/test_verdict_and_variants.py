@@ -1,0 +1,64 @@
+"""The verdict is an explicit assertion both ways; variants are complete rows of data."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures import lab, render, settings, verdict
+from fixtures.kube import PodInfo
+from fixtures.variants import VARIANTS, Verdict, by_name
+
+A = PodInfo("assets-a", "node-1", "u1")
+B = PodInfo("assets-b", "node-2", "u2")
+IMAGES = list(lab.PRODUCT_IMAGES)
+
+
+def test_not_shared_fails_when_the_other_pod_sees_the_file() -> None:
+    with pytest.raises(AssertionError) as caught:
+        verdict.check(by_name("emptydir"), "divewatch.jpg", A, [*IMAGES, "divewatch.jpg"], B, [*IMAGES, "divewatch.jpg"])
+    text = str(caught.value)
+    assert "emptydir expects divewatch.jpg written in pod assets-a (node node-1) to be not shared" in text
+    assert "pod assets-b (node node-2) lists it" in text
+
+
+def test_shared_fails_when_the_other_pod_lacks_the_file() -> None:
+    with pytest.raises(
+        AssertionError, match=r"s3-pv expects divewatch.jpg .* to be shared, but pod assets-b \(node node-2\) does not list it"
+    ):
+        verdict.check(by_name("s3-pv"), "divewatch.jpg", A, ["divewatch.jpg"], B, [])
+
+
+@pytest.mark.parametrize(("name", "read"), [("emptydir", IMAGES), ("s3-pv", ["divewatch.jpg"])])
+def test_expected_outcomes_pass(name: str, read: list[str]) -> None:
+    verdict.check(by_name(name), "divewatch.jpg", A, ["divewatch.jpg"], B, read)
+
+
+def test_both_verdicts_are_covered() -> None:
+    assert {v.verdict for v in VARIANTS} == {Verdict.SHARED, Verdict.NOT_SHARED}
+
+
+@pytest.mark.parametrize("row", VARIANTS, ids=str)
+def test_row_is_complete(row: object) -> None:
+    from fixtures.variants import Variant
+
+    assert isinstance(row, Variant)
+    variant = row
+    assert (settings.MANIFESTS / variant.overlay / "kustomization.yaml").is_file()
+    for component in variant.optional_components.values():
+        assert (settings.MANIFESTS / component / "kustomization.yaml").is_file()
+    values = dict.fromkeys(variant.variables, "v") | dict.fromkeys(variant.optional_components, "http://h")
+    render.render(variant, values)  # every variable the overlay uses is declared by the row
+    assert set(variant.initial_files) <= set(lab.PRODUCT_IMAGES)
+    if variant.verdict is Verdict.SHARED:
+        assert variant.volume, f"{variant.name}: a shared variant names the volume that shares"
+
+
+def test_unknown_variant_lists_known() -> None:
+    with pytest.raises(KeyError, match="known: emptydir, s3-pv"):
+        by_name("efs")
+
+
+def test_seed_images_exist_and_are_jpegs() -> None:
+    for name in lab.PRODUCT_IMAGES:
+        data = (settings.PRODUCT_IMAGES / name).read_bytes()
+        assert data[:3] == b"\xff\xd8\xff", f"{name} is not a JPEG"

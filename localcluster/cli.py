@@ -1,0 +1,129 @@
+"""Command line: ``python3 -m localcluster up|down|status|build|logs|kubeconfig``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from localcluster import cluster
+from localcluster.build import build_all
+from localcluster.images import build_images
+from localcluster.layout import ADMIN_KUBECONFIG, LOG_DIR
+from localcluster.ui import ClusterError, Progress, say
+from localcluster.versions import Versions, load
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python3 -m localcluster", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="build if needed, start the cluster, wait until the node is Ready")
+    commands.add_parser("down", help="stop everything and remove its mounts, interfaces and iptables chains")
+    status = commands.add_parser("status", help="what is running; the kubeconfig path")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    commands.add_parser("build", help="build and cache the binaries and images")
+    commands.add_parser("kubeconfig", help="print the admin kubeconfig path")
+    logs = commands.add_parser("logs", help="print the log directory, or the end of one component's log")
+    logs.add_argument("component", nargs="?", help="e.g. kubelet, kube-apiserver, containerd, etcd")
+    logs.add_argument("-n", "--lines", type=int, default=50)
+    run = commands.add_parser("run", help="up, run a command with KUBECONFIG set to the cluster's, then down whatever happened")
+    run.add_argument("--save-logs", type=Path, help="copy the component logs into this folder at the end")
+    run.add_argument("--keep", action="store_true", help="leave the cluster up afterwards")
+    run.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+    return parser
+
+
+def run_command(versions: Versions, argv: list[str], save_logs: Path | None, keep: bool) -> int:
+    """The cluster's whole life around one command (CI's e2e step): the cluster always goes
+    down and its logs are always saved, also when the command fails or CI sends SIGTERM."""
+    argv = argv[1:] if argv[:1] == ["--"] else argv
+    if not argv:
+        raise ClusterError("run needs a command: python3 -m localcluster run -- pytest ...")
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        cluster.up(versions)
+        kubectl = shutil.which("kubectl")
+        if kubectl:
+            subprocess.run([kubectl, "--kubeconfig", str(ADMIN_KUBECONFIG), "get", "nodes", "-o", "wide"], check=False)
+        say(f"run: {' '.join(argv)}")
+        return subprocess.call(argv, env=dict(os.environ, KUBECONFIG=str(ADMIN_KUBECONFIG)))
+    finally:
+        if save_logs is not None and LOG_DIR.is_dir():
+            shutil.copytree(LOG_DIR, save_logs, dirs_exist_ok=True)
+            say(f"component logs saved in {save_logs}")
+        if not keep:
+            cluster.down()
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "kubeconfig":
+        say(str(ADMIN_KUBECONFIG))
+        return 0
+    if args.command == "logs":
+        if not args.component:
+            say(str(LOG_DIR))
+            for path in sorted(LOG_DIR.glob("*.log")):
+                say(f"  {path.name}  {path.stat().st_size} bytes")
+            return 0
+        path = LOG_DIR / f"{args.component}.log"
+        if not path.is_file():
+            raise ClusterError(f"no log {path}: one of {', '.join(p.stem for p in LOG_DIR.glob('*.log'))}")
+        sys.stdout.write("".join(path.read_text(errors="replace").splitlines(keepends=True)[-args.lines :]))
+        return 0
+    versions = load()
+    if args.command == "build":
+        progress = Progress(3)
+        build_all(versions, progress)
+        progress.step("building images (pause, assets)")
+        build_images(versions, progress)
+        say(f"build done in {progress.elapsed()}")
+    elif args.command == "up":
+        cluster.up(versions)
+    elif args.command == "down":
+        cluster.down()
+    elif args.command == "run":
+        return run_command(versions, args.argv, args.save_logs, args.keep)
+    elif args.command == "status":
+        state = cluster.status(versions)
+        if args.json:
+            say(json.dumps(state, indent=2))
+        else:
+            say(
+                f"cluster: {'running' if state['running'] else 'not running'} ({state['kubernetes_version']}), "
+                f"node {state['node_name']} ready: {state['node_ready']}"
+            )
+            for name, pid in state["daemons"].items():
+                say(f"  {name:24} {'pid ' + str(pid) if pid else 'stopped'}")
+            for key in (
+                "kubeconfig",
+                "log_dir",
+                "state_dir",
+                "binaries",
+                "containerd_socket",
+                "pod_cidr",
+                "service_cidr",
+            ):
+                say(f"{key}: {state[key]}")
+        return 0 if state["running"] else 3
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return run(args)
+    except ClusterError as error:
+        print(f"localcluster: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("localcluster: interrupted", file=sys.stderr)
+        return 130

@@ -22,9 +22,6 @@ from localcluster.runtime import ctr
 from localcluster.ui import ClusterError, Progress
 from localcluster.versions import Versions
 
-# Used only while manifests/base/deployment.yaml does not exist yet: the image is read from it.
-FALLBACK_ASSETS_IMAGE = "public.ecr.aws/aws-containers/retail-store-sample-assets:0.4.0"
-PRODUCT_FILES = ("chrono_classic", "gentleman", "pocket_watch", "smart_1", "smart_2", "wood_watch")
 # The app's user. The lab mounts its S3 volume with uid=999,gid=999, so the app runs as 999
 # and owns its asset directory: it can write there with every capability dropped.
 APP_UID = 999
@@ -92,7 +89,7 @@ def docker_archive(name: str, layer: bytes, config: dict[str, object]) -> bytes:
 def assets_image_name() -> str:
     """The image of the deployment's first container, read from the lab's manifest."""
     if not DEPLOYMENT_MANIFEST.is_file():
-        return FALLBACK_ASSETS_IMAGE
+        raise ClusterError(f"{DEPLOYMENT_MANIFEST} is missing: run from the repository checkout")
     in_containers = False
     for line in DEPLOYMENT_MANIFEST.read_text().splitlines():
         if re.match(r"^\s*containers:\s*$", line):
@@ -157,11 +154,12 @@ def assets_layer(server: bytes) -> bytes:
     layer.file("usr/share/nginx/html/health.html", b"OK\n", 0o644, APP_UID)
     layer.file("usr/share/nginx/html/index.html", b"<html><body>assets</body></html>\n", 0o644, APP_UID)
     layer.directory("usr/share/nginx/html/assets", 0o755, APP_UID)
-    for product in PRODUCT_FILES:
-        source = PRODUCT_IMAGES / f"{product}.jpg"
-        if not source.is_file():
-            raise ClusterError(f"{source} is missing: restore fixtures/data/products from the repository")
-        layer.file(f"usr/share/nginx/html/assets/{product}.jpg", source.read_bytes(), 0o644, APP_UID)
+    # The image ships exactly the lab's product images (the suite's data folder is their one copy).
+    products = sorted(PRODUCT_IMAGES.glob("*.jpg"))
+    if not products:
+        raise ClusterError(f"no product images in {PRODUCT_IMAGES}: restore fixtures/data/products from the repository")
+    for source in products:
+        layer.file(f"usr/share/nginx/html/assets/{source.name}", source.read_bytes(), 0o644, APP_UID)
     return layer.finish()
 
 

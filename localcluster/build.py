@@ -109,37 +109,38 @@ def _stamp_ok(directory: Path, digest: str, files: list[Path]) -> bool:
     return stamp.is_file() and stamp.read_text().strip() == digest and all(f.is_file() for f in files)
 
 
-def build_kube(versions: Versions, progress: Progress) -> Path:
-    directory = kube_dir(versions)
-    ldflags = version_ldflags(versions)
-    digest = inputs_digest("labkube", ldflags)
-    binary = directory / "labkube"
+def _cached_build(directory: Path, binary: Path, package: str, ldflags: str, label: str, progress: Progress, cold_note: str) -> bool:
+    """Build `package` into `binary` unless the stamp says these inputs built it; True if built."""
+    digest = inputs_digest(package.rsplit("/", 1)[-1], ldflags)
     if _stamp_ok(directory, digest, [binary]):
-        progress.note(f"kube binaries {versions.kubernetes} cached in {directory}")
-        return directory
+        progress.note(f"{label} cached in {directory}")
+        return False
     directory.mkdir(parents=True, exist_ok=True)
     (directory / ".built").unlink(missing_ok=True)
-    progress.note(f"compiling {', '.join(KUBE_COMPONENTS)} into one binary (cold: ~6 min here on 2 cores)")
-    go_build("./cmd/labkube", binary, ldflags, directory / "build.log", "kube binaries")
+    if cold_note:
+        progress.note(cold_note)
+    go_build(package, binary, ldflags, directory / "build.log", label)
+    (directory / ".built").write_text(digest + "\n")
+    return True
+
+
+def build_kube(versions: Versions, progress: Progress) -> Path:
+    directory = kube_dir(versions)
+    note = f"compiling {', '.join(KUBE_COMPONENTS)} into one binary (cold: ~4 min here on 2 cores)"
+    binary = directory / "labkube"
+    _cached_build(directory, binary, "./cmd/labkube", version_ldflags(versions), f"kube binaries {versions.kubernetes}", progress, note)
     for component in KUBE_COMPONENTS:
         link = directory / component
-        link.unlink(missing_ok=True)
-        link.symlink_to("labkube")
-    (directory / ".built").write_text(digest + "\n")
+        if not link.is_symlink():
+            link.unlink(missing_ok=True)
+            link.symlink_to("labkube")
     return directory
 
 
 def build_etcd(versions: Versions, progress: Progress) -> Path:
     directory = etcd_dir(versions)
-    digest = inputs_digest("labetcd", "-s -w")
     binary = directory / "etcd"
-    if _stamp_ok(directory, digest, [binary]):
-        progress.note(f"etcd {versions.etcd} cached in {directory}")
-        return binary
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / ".built").unlink(missing_ok=True)
-    go_build("./cmd/labetcd", binary, "-s -w", directory / "build.log", "etcd")
-    (directory / ".built").write_text(digest + "\n")
+    _cached_build(directory, binary, "./cmd/labetcd", "-s -w", f"etcd {versions.etcd}", progress, "")
     return binary
 
 

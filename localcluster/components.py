@@ -89,17 +89,31 @@ def apiserver(binaries: Binaries, node_ip: str) -> Daemon:
     )
 
 
-def controller_manager(binaries: Binaries) -> Daemon:
-    kubeconfig = str(kubeconfig_path("controller-manager"))
+def _control_loop(binaries: Binaries, name: str, kubeconfig_stem: str, flags: list[str]) -> Daemon:
+    """controller-manager and scheduler: one kubeconfig for API, authn and authz; loopback only."""
+    kubeconfig = str(kubeconfig_path(kubeconfig_stem))
     return Daemon(
-        "kube-controller-manager",
+        name,
         [
-            str(binaries.kube("kube-controller-manager")),
+            str(binaries.kube(name)),
             f"--kubeconfig={kubeconfig}",
             f"--authentication-kubeconfig={kubeconfig}",
             f"--authorization-kubeconfig={kubeconfig}",
             "--bind-address=127.0.0.1",
             "--leader-elect=false",
+            *flags,
+            "--profiling=false",
+            "--v=1",
+        ],
+    )
+
+
+def controller_manager(binaries: Binaries) -> Daemon:
+    return _control_loop(
+        binaries,
+        "kube-controller-manager",
+        "controller-manager",
+        [
             "--use-service-account-credentials=true",
             f"--service-account-private-key-file={_pki('sa.key')}",
             f"--root-ca-file={_pki('ca.crt')}",
@@ -109,27 +123,12 @@ def controller_manager(binaries: Binaries) -> Daemon:
             "--allocate-node-cidrs=true",
             f"--cluster-cidr={CLUSTER_CIDR}",
             "--node-cidr-mask-size=24",
-            "--profiling=false",
-            "--v=1",
         ],
     )
 
 
 def scheduler(binaries: Binaries) -> Daemon:
-    kubeconfig = str(kubeconfig_path("scheduler"))
-    return Daemon(
-        "kube-scheduler",
-        [
-            str(binaries.kube("kube-scheduler")),
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            "--bind-address=127.0.0.1",
-            "--leader-elect=false",
-            "--profiling=false",
-            "--v=1",
-        ],
-    )
+    return _control_loop(binaries, "kube-scheduler", "scheduler", [])
 
 
 def containerd(pause_image: str) -> Daemon:

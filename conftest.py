@@ -13,4 +13,5 @@ pytest_plugins = [
     "fixtures.s3",
     "fixtures.cluster",
     "fixtures.labrun",
+    "fixtures.eks.plugin",
 ]

@@ -1,0 +1,69 @@
+"""Shared set-up for the EKS unit tests: fake credentials, moto in-process, fast waits.
+
+No test here sends traffic anywhere: AWS calls go to moto's in-process mocks, or to a
+botocore Stubber where moto has no implementation (EKS add-ons, Pod Identity).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from fixtures.eks.aws import Clients
+from fixtures.eks.provision import EksTimeouts
+
+REGION = "eu-west-1"
+FAST = EksTimeouts(
+    cluster_active=5,
+    cluster_deleted=5,
+    nodegroup_active=5,
+    nodegroup_deleted=5,
+    addon_active=2,
+    addon_deleted=2,
+    daemonset_ready=0.3,
+    dependency_wait=0.2,
+    poll=0,
+)
+
+
+@pytest.fixture(autouse=True)
+def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATESTTESTTEST1234")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret-testing-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never ask an instance metadata service
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def clients(aws: None) -> Clients:
+    return Clients(REGION)
+
+
+@pytest.fixture
+def eks_stub(clients: Clients) -> Iterator[Stubber]:
+    """A real EKS client whose answers the test scripts (moto lacks add-ons and Pod Identity)."""
+    client: Any = boto3.session.Session(region_name=REGION).client("eks", region_name=REGION)
+    clients.__dict__["eks"] = client
+    with Stubber(client) as stub:
+        yield stub
+        stub.assert_no_pending_responses()
+
+
+def logs() -> tuple[list[str], Any]:
+    lines: list[str] = []
+    return lines, lines.append

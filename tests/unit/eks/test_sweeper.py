@@ -1,0 +1,164 @@
+"""The sweeper: the suite's tagged leftovers older than the TTL, listed (dry run) or deleted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from fixtures import s3, settings
+from fixtures.eks import sweeper, tags
+from fixtures.eks.aws import Clients
+
+from .conftest import FAST, REGION, logs
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+OLD = NOW - timedelta(hours=7)
+NEW = NOW - timedelta(minutes=30)
+POLICY = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"}]}'
+
+
+def make_role(iam: Any, name: str, run: str, when: datetime, ours: bool = True) -> None:
+    role_tags = tags.as_list(run, when) if ours else [{"Key": "team", "Value": "x"}]
+    iam.create_role(RoleName=name, Path=tags.IAM_PATH, AssumeRolePolicyDocument="{}", Tags=role_tags)
+    iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=POLICY)
+
+
+def make_bucket(client: Any, name: str, run: str, when: datetime) -> None:
+    client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    client.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags.as_list(run, when)})
+    client.put_object(Bucket=name, Key="divewatch.jpg", Body=b"")
+
+
+def make_vpc(ec2: Any, run: str, when: datetime) -> str:
+    spec = [{"ResourceType": "vpc", "Tags": tags.as_list(run, when, name=f"storage-lab-{run}")}]
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16", TagSpecifications=spec)["Vpc"]["VpcId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.0.0/24")["Subnet"]["SubnetId"]
+    ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+    return str(vpc)
+
+
+@pytest.fixture
+def world(clients: Clients, monkeypatch: pytest.MonkeyPatch) -> sweeper.Sweeper:
+    """Old and new runs' resources, plus things that are not the suite's."""
+    iam, ec2 = clients.iam, clients.ec2
+    s3c: Any = s3.make_client(REGION, None)
+    make_role(iam, "old-role", "oldrun", OLD)
+    make_role(iam, "new-role", "newrun", NEW)
+    make_role(iam, "foreign-role", "oldrun", OLD, ours=False)
+    make_bucket(s3c, "lab-mountpoint-s3-oldrun", "oldrun", OLD)
+    make_bucket(s3c, "lab-mountpoint-s3-newrun", "newrun", NEW)
+    s3c.create_bucket(Bucket="someone-elses", CreateBucketConfiguration={"LocationConstraint": REGION})
+    make_vpc(ec2, "oldrun", OLD)
+    ec2.create_vpc(CidrBlock="10.9.0.0/16")  # not ours
+    eks = clients.eks
+    eks.create_cluster(
+        name="storage-lab-oldrun",
+        roleArn="arn:aws:iam::123456789012:role/r",
+        resourcesVpcConfig={"subnetIds": ["subnet-1"]},
+        tags=tags.as_dict("oldrun", OLD),
+    )
+    eks.create_nodegroup(
+        clusterName="storage-lab-oldrun",
+        nodegroupName="storage-lab-oldrun-nodes",
+        nodeRole="arn:aws:iam::123456789012:role/n",
+        subnets=["subnet-1"],
+        tags=tags.as_dict("oldrun", OLD),
+    )
+    eks.create_cluster(name="users-cluster", roleArn="arn:aws:iam::123456789012:role/r", resourcesVpcConfig={"subnetIds": ["subnet-1"]})
+    # moto 5.2.5 has no EKS add-ons or Pod Identity: those finders are tested with a Stubber below.
+    monkeypatch.setattr(sweeper.Sweeper, "_addons", lambda self, cluster: iter(()))
+    return sweeper.Sweeper(clients, s3c, logs()[1], FAST)
+
+
+def kinds_and_names(found: list[sweeper.Leftover]) -> list[tuple[str, str]]:
+    return [(f.kind, f.name) for f in found]
+
+
+def test_only_the_suites_resources_older_than_the_ttl_are_found_in_deletion_order(world: sweeper.Sweeper) -> None:
+    found = world.find(timedelta(hours=6), now=NOW)
+    assert kinds_and_names(found) == [
+        ("eks-nodegroup", "storage-lab-oldrun-nodes"),
+        ("eks-cluster", "storage-lab-oldrun"),
+        ("iam-role", "old-role"),
+        ("s3-bucket", "lab-mountpoint-s3-oldrun"),
+        ("vpc", "storage-lab-oldrun"),
+    ]
+    assert {f.run for f in found} == {"oldrun"}
+
+
+def test_a_zero_ttl_for_one_run_finds_that_run_at_once(world: sweeper.Sweeper) -> None:
+    found = world.find(timedelta(0), run_id="newrun", now=NOW)
+    assert kinds_and_names(found) == [("iam-role", "new-role"), ("s3-bucket", "lab-mountpoint-s3-newrun")]
+
+
+def test_dry_run_lists_and_deletes_nothing(world: sweeper.Sweeper, clients: Clients) -> None:
+    lines, world.log = logs()
+    found, failures = world.sweep(timedelta(hours=6), now=NOW)
+    assert len(found) == 5
+    assert failures == []
+    assert all(line.startswith("would delete ") for line in lines)
+    assert "would delete iam-role old-role (run oldrun, age 7h00m)" in lines
+    assert len(clients.iam.list_roles(PathPrefix=tags.IAM_PATH)["Roles"]) == 3
+    assert len(clients.eks.list_clusters()["clusters"]) == 2
+
+
+def test_delete_removes_exactly_the_old_ones(world: sweeper.Sweeper, clients: Clients) -> None:
+    found, failures = world.sweep(timedelta(hours=6), delete=True, now=NOW)
+    assert failures == []
+    assert len(found) == 5
+    assert sorted(r["RoleName"] for r in clients.iam.list_roles(PathPrefix=tags.IAM_PATH)["Roles"]) == ["foreign-role", "new-role"]
+    assert sorted(b["Name"] for b in world.s3.list_buckets()["Buckets"]) == ["lab-mountpoint-s3-newrun", "someone-elses"]
+    assert clients.eks.list_clusters()["clusters"] == ["users-cluster"]
+    assert clients.ec2.describe_vpcs(Filters=[{"Name": f"tag:{settings.LABEL_RUN}", "Values": ["oldrun"]}])["Vpcs"] == []
+    assert world.find(timedelta(0), run_id="oldrun", now=NOW) == []
+
+
+def test_addons_and_pod_identity_associations_on_any_cluster_are_found(clients: Clients) -> None:
+    eks: Any = boto3.client("eks", region_name=REGION)
+    clients.__dict__["eks"] = eks
+    mine = tags.as_dict("oldrun", OLD)
+    with Stubber(eks) as stub:
+        stub.add_response("list_addons", {"addons": ["aws-mountpoint-s3-csi-driver", "vpc-cni"]})
+        stub.add_response("describe_addon", {"addon": {"addonName": "aws-mountpoint-s3-csi-driver", "tags": mine}})
+        stub.add_response("describe_addon", {"addon": {"addonName": "vpc-cni", "tags": {}}})
+        stub.add_response(
+            "list_pod_identity_associations",
+            {"associations": [{"associationId": "a-1", "namespace": "kube-system", "serviceAccount": "s3-csi-driver-sa"}]},
+        )
+        stub.add_response("describe_pod_identity_association", {"association": {"associationId": "a-1", "tags": mine}})
+        found = list(sweeper.Sweeper(clients, s3.make_client(REGION, None))._addons("users-cluster"))
+    assert [(f.kind, f.name, f.parent) for f in found] == [
+        ("eks-addon", "aws-mountpoint-s3-csi-driver", "users-cluster"),
+        ("pod-identity-association", "kube-system/s3-csi-driver-sa", "users-cluster"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("6h", timedelta(hours=6)), ("90m", timedelta(minutes=90)), ("2d", timedelta(days=2)), ("0", timedelta(0))]
+)
+def test_ttl_parsing(text: str, expected: timedelta) -> None:
+    assert sweeper.parse_ttl(text) == expected
+
+
+def test_a_bad_ttl_says_how_to_write_one() -> None:
+    with pytest.raises(ValueError, match="use a number with s, m, h or d"):
+        sweeper.parse_ttl("six hours")
+
+
+def test_cli_is_a_dry_run_unless_told_to_delete(clients: Clients, capsys: pytest.CaptureFixture[str]) -> None:
+    make_role(clients.iam, "leftover", "oldrun", datetime.now(UTC) - timedelta(days=1))
+    assert sweeper.main(["--region", REGION]) == 0
+    out = capsys.readouterr().out
+    assert "would delete iam-role leftover (run oldrun, age 24h00m)" in out
+    assert "sweeper: 1 found (dry run; pass --delete to delete)" in out
+    assert [r["RoleName"] for r in clients.iam.list_roles(PathPrefix=tags.IAM_PATH)["Roles"]] == ["leftover"]
+    assert sweeper.main(["--region", REGION, "--run-id", "oldrun", "--delete"]) == 0
+    assert "deleted iam-role leftover" in capsys.readouterr().out
+    assert clients.iam.list_roles(PathPrefix=tags.IAM_PATH)["Roles"] == []

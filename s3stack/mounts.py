@@ -1,0 +1,30 @@
+"""Mountpoint's FUSE mounts on this host (file system name ``mountpoint-s3``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from s3stack.shell import run
+
+
+def _unescape(field: str) -> str:
+    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+
+
+def fuse_mounts() -> list[str]:
+    """Mount points of Mountpoint file systems, deepest first."""
+    points = []
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[2].startswith("fuse") and fields[0] == "mountpoint-s3":
+            points.append(_unescape(fields[1]))
+    return sorted(set(points), key=lambda p: (-p.count("/"), p))
+
+
+def unmount_all() -> list[str]:
+    """Lazily unmount what is left; returns what is still mounted afterwards."""
+    for point in fuse_mounts():
+        run(["umount", point], check=False)
+    for point in fuse_mounts():
+        run(["umount", "-l", point], check=False)
+    return fuse_mounts()

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from localcluster import cluster
+from localcluster import cluster, wrap
 from localcluster.build import build_all
 from localcluster.images import build_images
 from localcluster.layout import ADMIN_KUBECONFIG, LOG_DIR
@@ -39,29 +37,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run_command(versions: Versions, argv: list[str], save_logs: Path | None, keep: bool) -> int:
-    """The cluster's whole life around one command (CI's e2e step): the cluster always goes
-    down and its logs are always saved, also when the command fails or CI sends SIGTERM."""
-    argv = argv[1:] if argv[:1] == ["--"] else argv
-    if not argv:
-        raise ClusterError("run needs a command: python3 -m localcluster run -- pytest ...")
+    """The cluster's whole life around one command: the cluster always goes down and its
+    logs are always saved, also when the command fails or CI sends SIGTERM."""
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, interrupt)
-    try:
+    def up() -> dict[str, str]:
         cluster.up(versions)
         kubectl = shutil.which("kubectl")
         if kubectl:
             subprocess.run([kubectl, "--kubeconfig", str(ADMIN_KUBECONFIG), "get", "nodes", "-o", "wide"], check=False)
-        say(f"run: {' '.join(argv)}")
-        return subprocess.call(argv, env=dict(os.environ, KUBECONFIG=str(ADMIN_KUBECONFIG)))
-    finally:
+        return {"KUBECONFIG": str(ADMIN_KUBECONFIG)}
+
+    def down() -> None:
         if save_logs is not None and LOG_DIR.is_dir():
             shutil.copytree(LOG_DIR, save_logs, dirs_exist_ok=True)
             say(f"component logs saved in {save_logs}")
         if not keep:
             cluster.down()
+
+    return wrap.around(argv, "python3 -m localcluster run -- pytest ...", ClusterError, up, down)
 
 
 def run(args: argparse.Namespace) -> int:

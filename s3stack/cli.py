@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import subprocess
 import sys
 from collections.abc import Sequence
 
+from localcluster import wrap
 from s3stack import build, deploy, images, kube, mounts, server
 from s3stack.layout import (
     CREDENTIALS_FILE,
@@ -70,31 +68,24 @@ def cmd_down(_: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """The stack's whole life around one command (CI's e2e step): the command gets the
-    server's endpoint, region and credentials in the standard AWS variables (never printed),
-    and the stack always goes down, also on failure or SIGTERM."""
-    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-    if not argv:
-        raise StackError("run needs a command: python3 -m s3stack run -- pytest ...")
+    """The stack's whole life around one command: the command gets the server's endpoint,
+    region and credentials in the standard AWS variables (never printed), and the stack
+    always goes down, also on failure or SIGTERM."""
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, interrupt)
-    try:
+    def up() -> dict[str, str]:
         cmd_up(args)
         creds = server.credentials()
-        env = dict(
-            os.environ,
-            AWS_ACCESS_KEY_ID=creds["AWS_ACCESS_KEY_ID"],
-            AWS_SECRET_ACCESS_KEY=creds["AWS_SECRET_ACCESS_KEY"],
-            AWS_REGION=REGION,
-            AWS_ENDPOINT_URL_S3=ENDPOINT,
-        )
-        say(f"run: {' '.join(argv)}")
-        return subprocess.call(argv, env=env)
-    finally:
+        return {
+            "AWS_ACCESS_KEY_ID": creds["AWS_ACCESS_KEY_ID"],
+            "AWS_SECRET_ACCESS_KEY": creds["AWS_SECRET_ACCESS_KEY"],
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL_S3": ENDPOINT,
+        }
+
+    def down() -> None:
         cmd_down(args)
+
+    return wrap.around(args.argv, "python3 -m s3stack run -- pytest ...", StackError, up, down)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -1,5 +1,5 @@
 // Wrapper module: builds the pinned Kubernetes components and etcd from their Go modules.
-// Versions must match /work/main/versions.env (checked by `python3 -m localcluster build`).
+// Versions must match versions.env at the repository root (checked by `python3 -m localcluster build`).
 module labcluster
 
 go 1.26.0

@@ -5,14 +5,13 @@ from __future__ import annotations
 import sys
 import time
 
+from localcluster.ui import fmt_duration, say
+
+__all__ = ["Progress", "StackError", "fmt_duration", "say", "warn"]
+
 
 class StackError(Exception):
     """A failure with a one-line message that names the cause or the fix."""
-
-
-def fmt_duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 class Progress:
@@ -26,10 +25,6 @@ class Progress:
 
     def note(self, text: str) -> None:
         say(f"[s3stack] {text} ({self.elapsed()} elapsed)")
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
 
 
 def warn(text: str) -> None:

@@ -116,7 +116,7 @@ def test_kind_needs_the_binary(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 def test_timeouts_scale() -> None:
     opts = parse(timeout_scale=2.0)
-    assert opts.timeouts.pod_start == 2 * settings.Timeouts().pod_start
+    assert opts.timeouts.pv_bound == 2 * settings.Timeouts().pv_bound
 
 
 def test_lab_tier_without_cluster_is_a_usage_error(pytester: pytest.Pytester) -> None:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from localcluster import cluster, wrap
+from localcluster import cluster, preflight, wrap
 from localcluster.build import build_all
 from localcluster.images import build_images
 from localcluster.layout import ADMIN_KUBECONFIG, LOG_DIR
@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     versions = load()
     if args.command == "build":
         progress = Progress(3)
+        preflight.install_packages(versions, progress)  # the images need busybox and bash
         build_all(versions, progress)
         progress.step("building images (pause, assets)")
         build_images(versions, progress)

@@ -100,10 +100,22 @@ def assets_image_name() -> str:
     raise ClusterError(f"no containers[0].image in {DEPLOYMENT_MANIFEST}: fix the manifest")
 
 
-def _static_tool(path: Path, package: str) -> bytes:
-    if not path.is_file():
-        raise ClusterError(f"{path} is missing: apt-get install {package}")
-    return path.read_bytes()
+@dataclass(frozen=True)
+class StaticTools:
+    """The image's shell and utilities, as bytes: building a layer never reads the host, so
+    only `from_host` needs the Debian packages (which `up` and `build` install first)."""
+
+    busybox: bytes
+    bash: bytes
+    applets: tuple[str, ...]  # paths busybox answers to, e.g. "bin/ls"
+
+    @classmethod
+    def from_host(cls) -> StaticTools:
+        for path, package in ((BUSYBOX, "busybox-static"), (BASH_STATIC, "bash-static")):
+            if not path.is_file():
+                raise ClusterError(f"{path} is missing: apt-get install {package} (or run `python3 -m localcluster build` as root)")
+        listed = subprocess.run([str(BUSYBOX), "--list-full"], capture_output=True, text=True, check=True).stdout
+        return cls(BUSYBOX.read_bytes(), BASH_STATIC.read_bytes(), tuple(sorted(set(listed.split()))))
 
 
 def _base_files(layer: Layer) -> None:
@@ -135,14 +147,12 @@ def pause_layer(binary: bytes) -> bytes:
     return layer.finish()
 
 
-def assets_layer(server: bytes) -> bytes:
+def assets_layer(server: bytes, tools: StaticTools) -> bytes:
     layer = Layer()
     _base_files(layer)
-    busybox = _static_tool(BUSYBOX, "busybox-static")
-    layer.file("bin/busybox", busybox, 0o755)
-    layer.file("bin/bash", _static_tool(BASH_STATIC, "bash-static"), 0o755)
-    applets = subprocess.run([str(BUSYBOX), "--list-full"], capture_output=True, text=True, check=True).stdout
-    for applet in sorted(set(applets.split())):
+    layer.file("bin/busybox", tools.busybox, 0o755)
+    layer.file("bin/bash", tools.bash, 0o755)
+    for applet in tools.applets:
         if applet not in ("bin/busybox", "bin/bash") and applet.count("/") >= 1:
             layer.symlink(applet, "/bin/busybox")
     layer.file("usr/local/bin/assets-server", server, 0o755)
@@ -199,7 +209,7 @@ def build_images(versions: Versions, progress: Progress) -> list[BuiltImage]:
         ),
         _write(
             assets_image_name(),
-            assets_layer(server_bin.read_bytes()),
+            assets_layer(server_bin.read_bytes(), StaticTools.from_host()),
             {
                 "Entrypoint": ["/usr/local/bin/assets-server"],
                 "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "PORT=8080"],

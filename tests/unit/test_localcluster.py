@@ -146,9 +146,21 @@ def test_run_needs_a_command() -> None:
 
 
 def test_assets_layer_ships_exactly_the_lab_images() -> None:
-    blob = images.assets_layer(b"#!server")
+    # Stand-in tools: the layer is pure data, so this needs no Debian package on the host.
+    tools = images.StaticTools(b"busybox", b"bash", ("bin/busybox", "bin/ls", "usr/bin/touch", "linuxrc"))
+    blob = images.assets_layer(b"#!server", tools)
     with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
         shipped = sorted(Path(n).name for n in tar.getnames() if n.startswith("usr/share/nginx/html/assets/") and n.endswith(".jpg"))
         health = tar.getmember("usr/share/nginx/html/health.html")
+        links = {m.name: m.linkname for m in tar.getmembers() if m.issym()}
+        bash = tar.extractfile("bin/bash").read()  # type: ignore[union-attr]
     assert shipped == sorted(lab.PRODUCT_IMAGES)
     assert health.uid == images.APP_UID
+    assert links == {"bin/ls": "/bin/busybox", "usr/bin/touch": "/bin/busybox"}
+    assert bash == b"bash"
+
+
+def test_missing_static_tools_name_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(images, "BUSYBOX", tmp_path / "busybox")
+    with pytest.raises(ClusterError, match="apt-get install busybox-static"):
+        images.StaticTools.from_host()

@@ -7,6 +7,7 @@ pytest.register_assert_rewrite("fixtures")
 
 pytest_plugins = [
     "fixtures.options",
+    "fixtures.outcomes",
     "fixtures.transcript",
     "fixtures.diagnostics",
     "fixtures.cleanup",

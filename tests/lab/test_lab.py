@@ -7,12 +7,15 @@ S3-backed volume, where it is.
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from fixtures import invariants, verdict
 from fixtures.kube import PodInfo
-from fixtures.lab import NEW_IMAGE, REPLICAS, SECOND_NEW_IMAGE, TMP_DIR
+from fixtures.lab import CONTENT_IMAGE, CONTENT_SOURCE, NEW_IMAGE, REPLICAS, SECOND_NEW_IMAGE, TMP_DIR
 from fixtures.labrun import LabRun
+from fixtures.settings import PRODUCT_IMAGES
 from fixtures.transcript import Transcript
 from fixtures.variants import Variant
 
@@ -73,6 +76,8 @@ def test_pod_removal(lab: LabRun, transcript: Transcript) -> None:
     lab.touch(transcript, writer, REMOVAL_CHECK)
     lab.touch(transcript, writer, REMOVAL_CHECK, path=TMP_DIR)
     wrote = lab.ls(transcript, writer)
+    tmp_before = lab.ls(transcript, writer, TMP_DIR)
+    assert REMOVAL_CHECK in tmp_before, f"touch succeeded but pod {writer.name} does not list {TMP_DIR}/{REMOVAL_CHECK}: {tmp_before}"
 
     with transcript.step(f"delete pod {writer.name}", f"kubectl delete pod -n {lab.namespace} {writer.name}") as step:
         lab.kube.delete_pod(lab.namespace, writer.name)
@@ -85,6 +90,23 @@ def test_pod_removal(lab: LabRun, transcript: Transcript) -> None:
         f"{TMP_DIR}/{REMOVAL_CHECK} outlived pod {writer.name}: {TMP_DIR} is not an emptyDir that shares the pod's lifetime ({tmp})"
     )
     verdict.check(lab.variant, REMOVAL_CHECK, writer, wrote, replacement, lab.ls(transcript, replacement))
+
+
+def test_content_is_shared_byte_for_byte(lab: LabRun, transcript: Transcript) -> None:
+    """Beyond the page: a product image written under a new name in one pod reads back with the
+    same sha256 in the other (and from the bucket) where the store is shared; it is absent where not."""
+    writer, reader = lab.scale(transcript)[:2]
+    data = (PRODUCT_IMAGES / CONTENT_SOURCE).read_bytes()
+    written = hashlib.sha256(data).hexdigest()
+    assert lab.sha256(transcript, reader, CONTENT_IMAGE) is None, f"pod {reader.name} has {CONTENT_IMAGE} before it is written"
+    lab.write(transcript, writer, CONTENT_IMAGE, data)
+    at_writer = lab.sha256(transcript, writer, CONTENT_IMAGE)
+    verdict.check_content(lab.variant, CONTENT_IMAGE, written, writer, at_writer, reader, lab.sha256(transcript, reader, CONTENT_IMAGE))
+    if lab.bucket is not None:
+        with transcript.step("read the object from the bucket", f"aws s3 cp s3://{lab.bucket.name}/{CONTENT_IMAGE} - | sha256sum") as step:
+            in_bucket = lab.bucket.sha256(CONTENT_IMAGE)
+            step.output = in_bucket or "no such object"
+        assert in_bucket == written, f"bucket {lab.bucket.name} holds {CONTENT_IMAGE} as {in_bucket or 'no object'}, written: {written}"
 
 
 @with_volume

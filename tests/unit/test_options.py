@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "s3_endpoint": None,
     "s3_bucket_prefix": "p",
     "lab_report_dir": Path("reports"),
+    "require": "",
 }
 
 
@@ -151,3 +152,8 @@ import sys
 sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
 pytest_plugins = ["fixtures.options", "fixtures.transcript", "fixtures.diagnostics", "fixtures.cleanup", "fixtures.s3", "fixtures.cluster", "fixtures.labrun"]
 """
+
+
+@pytest.mark.parametrize(("given", "required"), [("", set()), ("all", {"emptydir", "s3-pv"}), (" s3-pv , ", {"s3-pv"})])
+def test_required_variants(given: str, required: set[str]) -> None:
+    assert parse(require=given).required == required

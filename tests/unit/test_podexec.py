@@ -54,7 +54,7 @@ def test_start_race_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
     race = podexec.ExecStartRace("unable to upgrade connection: container not found")
     calls, fake = fake_run_once([race, race, OK])
     monkeypatch.setattr(podexec, "run_once", fake)
-    assert podexec.run(None, "ns", "p", "c", ["ls"], start_timeout=30) is OK
+    assert podexec.run(None, "ns", "p", "c", ["ls"], start_timeout=30, timeout=60) is OK
     assert len(calls) == 3
 
 
@@ -62,7 +62,7 @@ def test_failed_command_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
     failed = podexec.ExecResult("p", ("ls", "/x"), 2, "", "no such file", 0.1)
     calls, fake = fake_run_once([failed])
     monkeypatch.setattr(podexec, "run_once", fake)
-    assert podexec.run(None, "ns", "p", "c", ["ls", "/x"], start_timeout=30).exit_code == 2
+    assert podexec.run(None, "ns", "p", "c", ["ls", "/x"], start_timeout=30, timeout=60).exit_code == 2
     assert len(calls) == 1
 
 
@@ -70,10 +70,10 @@ def test_start_race_gives_up_with_the_bound(monkeypatch: pytest.MonkeyPatch) -> 
     calls, fake = fake_run_once([podexec.ExecStartRace("container not found")])
     monkeypatch.setattr(podexec, "run_once", fake)
     with pytest.raises(podexec.ExecError, match=r"did not start within 1s: container not found"):
-        podexec.run(None, "ns", "p", "c", ["ls"], start_timeout=1)
+        podexec.run(None, "ns", "p", "c", ["ls"], start_timeout=1, timeout=60)
     assert len(calls) >= 2
 
 
 def test_kubectl_line_quotes_like_a_shell() -> None:
     result = podexec.ExecResult("assets-1", ("bash", "-c", "ls /usr/share/nginx/html/assets"), 0, "", "", 0)
-    assert result.kubectl("assets") == "kubectl exec --stdin assets-1 -n assets -- bash -c 'ls /usr/share/nginx/html/assets'"
+    assert result.kubectl("assets") == "kubectl exec assets-1 -n assets -- bash -c 'ls /usr/share/nginx/html/assets'"

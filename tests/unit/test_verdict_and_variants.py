@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from fixtures import lab, render, settings, verdict
@@ -25,12 +27,45 @@ def test_shared_fails_when_the_other_pod_lacks_the_file() -> None:
     with pytest.raises(
         AssertionError, match=r"s3-pv expects divewatch.jpg .* to be shared, but pod assets-b \(node node-2\) does not list it"
     ):
-        verdict.check(by_name("s3-pv"), "divewatch.jpg", A, ["divewatch.jpg"], B, [])
+        verdict.check(by_name("s3-pv"), "divewatch.jpg", A, [*IMAGES, "divewatch.jpg"], B, IMAGES)
 
 
-@pytest.mark.parametrize(("name", "read"), [("emptydir", IMAGES), ("s3-pv", ["divewatch.jpg"])])
+@pytest.mark.parametrize(("name", "read"), [("emptydir", IMAGES), ("s3-pv", [*IMAGES, "divewatch.jpg"])])
 def test_expected_outcomes_pass(name: str, read: list[str]) -> None:
-    verdict.check(by_name(name), "divewatch.jpg", A, ["divewatch.jpg"], B, read)
+    verdict.check(by_name(name), "divewatch.jpg", A, [*IMAGES, "divewatch.jpg"], B, read)
+
+
+@pytest.mark.parametrize("read", [[], ["lost+found"], IMAGES[:2]])
+def test_not_shared_cannot_pass_on_a_listing_without_the_store(read: list[str]) -> None:
+    with pytest.raises(AssertionError, match=r"pod assets-b \(node node-2\) /usr/share/nginx/html/assets lacks the lab's images"):
+        verdict.check(by_name("emptydir"), "divewatch.jpg", A, [*IMAGES, "divewatch.jpg"], B, read)
+
+
+def test_writer_listing_must_show_the_store_too() -> None:
+    with pytest.raises(AssertionError, match=r"pod assets-a .* lacks the lab's images"):
+        verdict.check(by_name("s3-pv"), "divewatch.jpg", A, ["divewatch.jpg"], B, [*IMAGES, "divewatch.jpg"])
+
+
+SUM = "ab" * 32
+
+
+@pytest.mark.parametrize(("name", "at_reader"), [("emptydir", None), ("s3-pv", SUM)])
+def test_content_outcomes_pass(name: str, at_reader: str | None) -> None:
+    verdict.check_content(by_name(name), "photo.jpg", SUM, A, SUM, B, at_reader)
+
+
+@pytest.mark.parametrize(
+    ("name", "at_writer", "at_reader", "says"),
+    [
+        ("emptydir", SUM, SUM, "should read no such file, it reads " + SUM),
+        ("s3-pv", SUM, None, f"should read {SUM}, it reads no such file"),
+        ("s3-pv", SUM, "cd" * 32, f"should read {SUM}, it reads {'cd' * 32}"),
+        ("s3-pv", None, SUM, "reads /mountpoint-s3/photo.jpg as absent right after writing"),
+    ],
+)
+def test_content_mismatch_names_both_pods(name: str, at_writer: str | None, at_reader: str | None, says: str) -> None:
+    with pytest.raises(AssertionError, match=re.escape(says)):
+        verdict.check_content(by_name(name), "photo.jpg", SUM, A, at_writer, B, at_reader)
 
 
 def test_both_verdicts_are_covered() -> None:

@@ -55,7 +55,7 @@ def test_secrets_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_transcript_is_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "supersecretvalue42")
     record = Transcript("t")
-    record.note("list", "kubectl exec p -- env", "AWS_SECRET_ACCESS_KEY=supersecretvalue42")
+    record.note("list", "kubectl exec p -- env", "AWS_SECRET_ACCESS_KEY=supersecretvalue42", 0.2)
     assert "supersecretvalue42" not in record.text()
 
 

@@ -1,0 +1,60 @@
+"""A variant that was asked for never skips quietly, and every report says which variants ran."""
+
+from __future__ import annotations
+
+import pytest
+
+TESTS = """
+import pytest
+from fixtures import outcomes
+from fixtures.variants import VARIANTS
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=str)
+def test_scenario(request, variant):
+    if variant.name == "s3-pv":
+        outcomes.cannot_run(request.config, variant, ["needs an S3 bucket: no S3 region"])
+    outcomes.record(request.config, variant, "ran")
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeconftest('pytest_plugins = ["fixtures.options", "fixtures.outcomes"]')
+    pytester.makepyfile(test_lab=TESTS)
+    return pytester
+
+
+def test_unrequired_variant_skips_with_its_reason(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*lab variants*", "emptydir: ran", "s3-pv: skipped: s3-pv needs an S3 bucket: no S3 region"])
+
+
+def test_required_variant_that_cannot_run_fails_the_run(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--require", "all", "--junitxml=junit.xml", "--html=report.html")
+    result.assert_outcomes(passed=1, failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*required variant cannot run (--require): s3-pv needs an S3 bucket: no S3 region*",
+            "emptydir (required): ran",
+            "s3-pv (required): failed: required (--require) but cannot run: s3-pv needs an S3 bucket: no S3 region",
+        ]
+    )
+    junit = (suite.path / "junit.xml").read_text()
+    assert '<property name="variant s3-pv (required)" value="failed: required (--require)' in junit
+    html = (suite.path / "report.html").read_text()
+    assert "Lab variants" in html
+    assert "s3-pv (required): failed" in html
+
+
+def test_required_variant_not_selected_is_a_usage_error(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--require", "s3-pv", "-k", "emptydir")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--require names s3-pv but no test of it is selected*"])
+
+
+def test_unknown_required_variant_names_the_known_ones(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--require", "emptydir,efs")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--require 'emptydir,efs': no variant efs; use 'all' or names from: emptydir, s3-pv*"])

@@ -1,29 +1,102 @@
-"""One command inside a service's whole life: CI's e2e steps (`localcluster run`, `s3stack run`)."""
+"""One command inside a service's whole life: CI's e2e steps (`localcluster run`, `s3stack run`).
+
+Signals are what CI and people send: SIGINT from a terminal (to the foreground process group),
+SIGTERM from a runner (to the process, or to its group). The command runs in a process group
+of its own so it receives each signal exactly once, from here: a second Ctrl-C reaching
+pytest directly would cut its own clean-up short.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable
+from types import FrameType
 
-from localcluster.ui import say
+from localcluster.ui import say, warn
+
+# How long the command may take to clean up after the first signal before it is killed.
+# An inner wrapper gets less, so its own `down` still fits in the outer one's bound.
+GRACE_SECONDS = 300.0
+NESTED_GRACE_SECONDS = 240.0
+HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def around(argv: list[str], usage: str, error: type[Exception], up: Callable[[], dict[str, str]], down: Callable[[], None]) -> int:
+class Interrupted(KeyboardInterrupt):
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+def around(
+    argv: list[str],
+    usage: str,
+    error: type[Exception],
+    up: Callable[[], dict[str, str]],
+    down: Callable[[], None],
+    grace: float = GRACE_SECONDS,
+) -> int:
     """`up` (which returns extra environment for the command), run `argv`, then `down`
-    whatever happened: a failed `up`, a failing command, Ctrl-C or CI's SIGTERM."""
+    whatever happened: a failed `up`, a failing command, Ctrl-C or CI's SIGTERM.
+
+    Returns the command's exit code, or 128+signal when a signal stopped the run; `down`
+    raising (leftovers) propagates, so the run fails."""
     argv = argv[1:] if argv[:1] == ["--"] else argv
     if not argv:
         raise error(f"run needs a command: {usage}")
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+    received: list[int] = []
+    child: subprocess.Popen[bytes] | None = None
+    in_up = True
 
-    signal.signal(signal.SIGTERM, interrupt)
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        first = not received
+        received.append(signum)
+        name = signal.Signals(signum).name
+        if not first:
+            warn(f"run: {name} again: already stopping")
+        elif in_up:
+            raise Interrupted(signum)  # stop `up`; `finally` brings things down
+        elif child is not None and child.poll() is None:
+            say(f"run: {name}: passing it to the command, waiting up to {grace:g}s for its clean-up")
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signum)
+
+    previous = {s: signal.signal(s, on_signal) for s in HANDLED}
+    code = 1
     try:
         extra = up()
+        in_up = False
         say(f"run: {' '.join(argv)}")
-        return subprocess.call(argv, env=dict(os.environ, **extra))
+        child = subprocess.Popen(argv, env=dict(os.environ, **extra), process_group=0)
+        code = _wait(child, received, grace)
+    except Interrupted:
+        pass  # a signal during `up`: nothing to run; the exit code says which signal
     finally:
-        down()
+        in_up = False  # `down` runs to its end: further signals are noted, not raised
+        try:
+            down()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    return 128 + received[0] if received else code
+
+
+def _wait(child: subprocess.Popen[bytes], received: list[int], grace: float) -> int:
+    """The child's exit code; killed (with its group) when it outlives the grace after a signal."""
+    since: float | None = None
+    while True:
+        try:
+            return child.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            pass
+        if received and since is None:
+            since = time.monotonic()
+        if since is not None and time.monotonic() - since > grace:
+            warn(f"run: the command did not finish its clean-up within {grace:g}s of the signal: killing it")
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            return child.wait()

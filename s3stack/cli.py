@@ -59,12 +59,14 @@ def cmd_down(_: argparse.Namespace) -> int:
     else:
         warn("the local cluster is not reachable: skipped deleting the driver's objects")
     left = mounts.unmount_all()
-    if left:
-        warn(f"mounts still present: {', '.join(left)}")
     server.stop(progress)
     deploy.remove_host_prerequisites()
-    say("s3stack: down")
-    return 1 if left else 0
+    leftovers = [f"mounts {', '.join(left)}"] if left else []
+    leftovers += server.leftovers()
+    if leftovers:
+        raise StackError("down left: " + "; ".join(leftovers) + " (run `python3 -m s3stack down` again)")
+    say("s3stack: down, no server, namespace, interface, rule or mount left")
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -85,7 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     def down() -> None:
         cmd_down(args)
 
-    return wrap.around(args.argv, "python3 -m s3stack run -- pytest ...", StackError, up, down)
+    return wrap.around(args.argv, "python3 -m s3stack run -- pytest ...", StackError, up, down, grace=wrap.NESTED_GRACE_SECONDS)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -121,6 +121,22 @@ def teardown_network() -> None:
         _ip("netns", "delete", NETNS, check=False)
 
 
+def leftovers() -> list[str]:
+    """What of the server and its network is still there (empty after a clean `stop`)."""
+    found = []
+    pid = server_pid()
+    if pid is not None:
+        found.append(f"versitygw running (pid {pid})")
+    if netns_exists():
+        found.append(f"network namespace {NETNS}")
+    if _ip("link", "show", VETH_HOST, check=False).returncode == 0:
+        found.append(f"interface {VETH_HOST}")
+    rules = [d for d in FORWARD_RULES if run(_iptables_rule("-C", d), check=False).returncode == 0]
+    if rules:
+        found.append(f"{len(rules)} FORWARD rules commented {IPTABLES_COMMENT}")
+    return found
+
+
 def server_pid() -> int | None:
     try:
         pid = int(SERVER_PID.read_text().strip())

@@ -64,6 +64,8 @@ def test_defaults_without_cluster() -> None:
     [
         ({"run_id": "Bad_Id"}, "1-12 lowercase letters or digits"),
         ({"timeout_scale": 0}, "above 0"),
+        ({"timeout_scale": float("inf")}, "finite number above 0"),
+        ({"timeout_scale": float("nan")}, "finite number above 0"),
         ({"kind_workers": -1}, "0 or more"),
         ({"s3_endpoint": "minio:9000"}, "use a URL like http://"),
         ({"kind_image_archive": [Path("/nonexistent/image.tar")]}, "no such file"),
@@ -118,6 +120,15 @@ def test_kind_needs_the_binary(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 def test_timeouts_scale() -> None:
     opts = parse(timeout_scale=2.0)
     assert opts.timeouts.pv_bound == 2 * settings.Timeouts().pv_bound
+    assert opts.timeouts.exec_command == 2 * settings.Timeouts().exec_command
+
+
+def test_aws_bounds_scale_but_not_the_poll() -> None:
+    from fixtures.eks.provision import EksTimeouts
+
+    scaled = EksTimeouts().scaled(0.5)
+    assert scaled.cluster_active == EksTimeouts().cluster_active / 2
+    assert scaled.poll == EksTimeouts().poll
 
 
 def test_lab_tier_without_cluster_is_a_usage_error(pytester: pytest.Pytester) -> None:
@@ -142,15 +153,18 @@ def test_unreachable_api_server_is_one_clear_line(pytester: pytest.Pytester, tmp
     pytester.makeconftest(_CONFTEST)
     pytester.makepyfile(test_x="def test_needs_cluster(kube):\n    pass\n")
     path = kubeconfig(tmp_path)
-    result = pytester.runpytest("--cluster=existing", f"--kubeconfig={path}", "--timeout-scale=0.05")
+    result = pytester.runpytest("--cluster=existing", f"--kubeconfig={path}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stdout.fnmatch_lines(["*timed out after 3s waiting for the API server of*kubeconfig (context ctx-a)*is the cluster running*"])
+    result.stdout.fnmatch_lines(
+        ["*the API server of*kubeconfig (context ctx-a) refuses connections (*Connection refused)*is the cluster running*"]
+    )
+    result.stdout.no_fnmatch_line("*timed out after*")  # refused is told at once, not waited out
 
 
 _CONFTEST = f"""
 import sys
 sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
-pytest_plugins = ["fixtures.options", "fixtures.transcript", "fixtures.diagnostics", "fixtures.cleanup", "fixtures.s3", "fixtures.cluster", "fixtures.labrun"]
+pytest_plugins = ["fixtures.options", "fixtures.outcomes", "fixtures.transcript", "fixtures.diagnostics", "fixtures.cleanup", "fixtures.s3", "fixtures.cluster", "fixtures.labrun"]
 """
 
 

@@ -141,6 +141,10 @@ def test_eks_plan_leaves_out_the_s3_driver_when_no_selected_test_needs_it(suite:
             "ERROR: --eks-subnets: EKS needs subnets in at least 2*",
         ),
         (["--cluster", "eks", "--eks-cluster", "x" * 60, "--region", "eu-west-1"], "ERROR: bucket name * is longer than 63 characters*"),
+        (
+            ["--cluster", "eks", "--eks-create", "--region", "not a region", "--eks-plan"],
+            "ERROR: --region 'not a region' is not an AWS region name*",
+        ),
     ],
 )
 def test_bad_eks_options_stop_at_start_up_with_the_fix(suite: pytest.Pytester, args: list[str], message: str) -> None:
@@ -155,7 +159,7 @@ class FakeSession:
 
     made: list[FakeSession] = []
 
-    def __init__(self, eks: Any, timeouts: Any, workdir: Path) -> None:
+    def __init__(self, eks: Any, timeouts: Any, workdir: Path, aws_timeouts: Any = None) -> None:
         self.eks, self.workdir, self.downs = eks, workdir, 0
         self.bucket: Any = None
         FakeSession.made.append(self)
@@ -207,3 +211,14 @@ def test_the_plan_module_does_not_even_import_boto3() -> None:
     probe = "import sys, fixtures.eks.plan; print(sorted(m for m in ('boto3', 'botocore') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=settings.ROOT).stdout
     assert out.strip() == "[]"
+
+
+def test_no_credentials_is_one_line_naming_the_fix_once(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    suite.makepyfile(test_x="def test_a(cluster):\n    pass\n\ndef test_b(cluster):\n    pass\n")
+    result = suite.runpytest("--cluster", "eks", "--eks-cluster", "lab", "--region", "eu-west-1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --cluster eks: no AWS credentials found: set AWS_PROFILE*; or pass --eks-plan*"])
+    assert len(result.stderr.lines) <= 2
+    assert "Traceback" not in result.stdout.str()

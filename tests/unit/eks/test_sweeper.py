@@ -162,3 +162,19 @@ def test_cli_is_a_dry_run_unless_told_to_delete(clients: Clients, capsys: pytest
     assert sweeper.main(["--region", REGION, "--run-id", "oldrun", "--delete"]) == 0
     assert "deleted iam-role leftover" in capsys.readouterr().out
     assert clients.iam.list_roles(PathPrefix=tags.IAM_PATH)["Roles"] == []
+
+
+def test_cli_without_credentials_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    assert sweeper.main(["--region", REGION]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sweeper: no AWS credentials found: set AWS_PROFILE")
+    assert err.count("\n") == 1
+
+
+def test_cli_refuses_a_region_that_is_not_one(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        sweeper.main(["--region", "not a region"])
+    assert stopped.value.code == 2
+    assert "--region 'not a region' is not an AWS region name: use one like eu-west-1" in capsys.readouterr().err

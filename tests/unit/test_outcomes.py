@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import pytest
 
 TESTS = """
+from html import escape
+
 import pytest
 from fixtures import outcomes
 from fixtures.variants import VARIANTS
@@ -58,3 +62,42 @@ def test_unknown_required_variant_names_the_known_ones(suite: pytest.Pytester) -
     result = suite.runpytest("--require", "emptydir,efs")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--require 'emptydir,efs': no variant efs; use 'all' or names from: emptydir, s3-pv*"])
+
+
+STOPPED = [
+    # bad input while pytest configures: the report plugins have not started
+    (["--run-id", "Bad_Id"], "usage error: --run-id 'Bad_Id': use 1-12 lowercase letters or digits"),
+    # during collection
+    (["--require", "s3-pv", "-k", "emptydir"], "usage error: --require names s3-pv but no test of it is selected"),
+]
+
+
+@pytest.mark.parametrize(("args", "why"), STOPPED)
+def test_a_stopped_run_leaves_reports_that_say_so(suite: pytest.Pytester, args: list[str], why: str) -> None:
+    result = suite.runpytest(*args, "--junitxml=reports/junit.xml", "--html=reports/report.html")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    junit = (suite.path / "reports" / "junit.xml").read_text()
+    assert 'errors="1"' in junit
+    assert why in junit
+    html = (suite.path / "reports" / "report.html").read_text()
+    assert "still running" not in html.lower()
+    assert escape(why) in html
+
+
+def test_a_run_stopped_by_a_fixture_leaves_reports_that_say_so(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_stop="""
+from html import escape
+
+import pytest
+
+def test_cluster():
+    pytest.exit("the API server of k refuses connections", returncode=pytest.ExitCode.USAGE_ERROR)
+"""
+    )
+    result = suite.runpytest("test_stop.py", "--junitxml=reports/junit.xml", "--html=reports/report.html")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    junit = (suite.path / "reports" / "junit.xml").read_text()
+    assert 'errors="1"' in junit
+    assert "stopped: the API server of k refuses connections" in junit
+    assert "The run stopped" in (suite.path / "reports" / "report.html").read_text()

@@ -6,17 +6,22 @@ import json
 from typing import Any
 
 from localcluster.layout import ADMIN_KUBECONFIG
-from s3stack.layout import KUBECTL
+from s3stack.layout import KUBECTL_MISSING, find_kubectl
 from s3stack.shell import run
 from s3stack.ui import StackError
 
 
+def _kubectl() -> str:
+    found = find_kubectl()
+    if found is None:
+        raise StackError(KUBECTL_MISSING)
+    return str(found)
+
+
 def kubectl(*args: str, input_text: str | None = None, check: bool = True, timeout: float = 120) -> str:
-    if not KUBECTL.is_file():
-        raise StackError(f"{KUBECTL} is missing: create the project's virtualenv (.venv)")
     if not ADMIN_KUBECONFIG.is_file():
         raise StackError(f"{ADMIN_KUBECONFIG} is missing: python3 -m localcluster up")
-    command = [str(KUBECTL), "--kubeconfig", str(ADMIN_KUBECONFIG), "--request-timeout=30s", *args]
+    command = [_kubectl(), "--kubeconfig", str(ADMIN_KUBECONFIG), "--request-timeout=30s", *args]
     return run(command, input_text=input_text, check=check, timeout=timeout).stdout
 
 
@@ -29,7 +34,7 @@ def get_json(*args: str) -> dict[str, Any]:
 
 
 def api_reachable() -> bool:
-    if not ADMIN_KUBECONFIG.is_file() or not KUBECTL.is_file():
+    if not ADMIN_KUBECONFIG.is_file():
         return False
-    command = [str(KUBECTL), "--kubeconfig", str(ADMIN_KUBECONFIG), "--request-timeout=5s", "get", "--raw", "/readyz"]
+    command = [_kubectl(), "--kubeconfig", str(ADMIN_KUBECONFIG), "--request-timeout=5s", "get", "--raw", "/readyz"]
     return run(command, check=False, timeout=20).returncode == 0

@@ -9,12 +9,13 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from localcluster import components, network, processes
+from localcluster import components, host, network, processes
 from localcluster.api import Api, wait_for
 from localcluster.build import binaries, build_all
 from localcluster.images import build_images, import_images
 from localcluster.layout import (
     ADMIN_KUBECONFIG,
+    BRIDGE,
     CNI_DATA,
     CONTAINERD_SOCKET,
     ETCD_CLIENT_PORT,
@@ -65,8 +66,9 @@ def _alive(daemon: processes.Daemon) -> Callable[[], None]:
 
 def up(versions: Versions) -> None:
     progress = Progress(UP_STEPS)
-    progress.step("checking the machine (root, /dev/fuse, ports, Debian packages)")
+    progress.step("checking the machine (root, /dev/fuse, ports, Debian packages, no other Kubernetes)")
     preflight(versions, progress)
+    host.begin(processes.pid_of("kubelet"))
     found = build_all(versions, progress)  # steps 2 and 3
     progress.step("building images (pause, assets)")
     images = build_images(versions, progress)
@@ -177,6 +179,7 @@ def _kill_leftover_containers() -> None:
 
 def down() -> None:
     require_root()
+    record = host.load()  # None: nothing of the cluster's was recorded, so only its own names go
     progress = Progress(4)
     progress.step("stopping kube-proxy, kubelet, scheduler, controller-manager")
     for name in ("kube-proxy", "kubelet", "kube-scheduler", "kube-controller-manager"):
@@ -186,25 +189,30 @@ def down() -> None:
     for name in ("containerd", "kube-apiserver", "etcd"):
         processes.stop(name)
     _kill_leftover_containers()
-    progress.step("unmounting pod volumes and container mounts; removing bridge, veths, iptables chains")
-    left = network.unmount_all()
-    network.remove_netns()
+    progress.step(f"unmounting pod volumes and container mounts; removing {BRIDGE}, its veths, the cluster's iptables chains and cgroups")
+    left = network.unmount_all(record)
+    network.remove_netns(record)
     network.delete_links()
-    network.clean_iptables()
-    network.remove_pod_cgroups()
+    network.clean_iptables(record)
+    left_cgroups = host.remove_cgroup_parent()
     progress.step("removing cluster data (etcd, kubelet, CNI, run dir); images, certificates and logs stay")
     if left:
         warn(f"still mounted, so {KUBELET_ROOT} and {RUN_DIR} are kept: {', '.join(left)}")
     else:
-        for directory in (ETCD_DATA, CNI_DATA, KUBELET_ROOT, RUN_DIR):
+        owned = [KUBELET_ROOT] if record and record.made_kubelet_root else []
+        for directory in (ETCD_DATA, CNI_DATA, *owned, RUN_DIR):
             shutil.rmtree(directory, ignore_errors=True)
-    leftovers = leftover_report()
+    leftovers = leftover_report(record) + [f"cgroup {c}" for c in left_cgroups]
+    if record:
+        leftovers += [f"not restored: {what}" for what in host.restore(record)]
     if leftovers:
         raise ClusterError("down left: " + "; ".join(leftovers) + " (run `python3 -m localcluster down` again)")
-    say(f"cluster down in {progress.elapsed()}: no process, mount, interface or KUBE-/CNI- rule left")
+    host.finish()
+    restored = "; sysctls and / as they were" if record else ""
+    say(f"cluster down in {progress.elapsed()}: no process, mount, interface, rule or cgroup of the cluster left{restored}")
 
 
-def leftover_report() -> list[str]:
+def leftover_report(record: host.Record | None) -> list[str]:
     found = []
     running = [name for name in components.START_ORDER if processes.pid_of(name) is not None]
     if running:
@@ -212,15 +220,15 @@ def leftover_report() -> list[str]:
     shims = processes.processes_matching(str(CONTAINERD_SOCKET))
     if shims:
         found.append(f"containerd shims: {shims}")
-    mounts = network.own_mounts()
+    mounts = network.own_mounts(record)
     if mounts:
         found.append(f"{len(mounts)} mounts, e.g. {mounts[0]}")
     links = network.bridge_links()
     if links:
         found.append("interfaces: " + ", ".join(links))
-    rules = network.own_iptables_lines()
+    rules = host.kube_chain_lines() if record and record.made_chains else []
     if rules:
-        found.append(f"{rules} KUBE-/CNI- iptables lines")
+        found.append(f"{len(rules)} KUBE-/CNI- iptables lines")
     return found
 
 

@@ -7,6 +7,7 @@ import json
 from localcluster.build import Binaries
 from localcluster.layout import (
     API_PORT,
+    CGROUP_PARENT,
     CLUSTER_CIDR,
     CONTAINERD_SOCKET,
     ETC_DIR,
@@ -148,6 +149,8 @@ def kubelet_config() -> dict[str, object]:
         "containerRuntimeEndpoint": f"unix://{CONTAINERD_SOCKET}",
         # cgroups v1 and no systemd on this machine.
         "cgroupDriver": "cgroupfs",
+        # Pods under a parent of the cluster's own, so `down` removes only those cgroups.
+        "cgroupRoot": f"/{CGROUP_PARENT}",
         "failCgroupV1": False,
         "failSwapOn": False,
         # No CAP_SYS_RESOURCE: do not try to lower our own OOM score.

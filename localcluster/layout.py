@@ -42,7 +42,9 @@ POD_CIDR = "10.244.0.0/24"
 POD_GATEWAY = "10.244.0.1"
 SERVICE_CIDR = "10.96.0.0/16"
 KUBERNETES_SERVICE_IP = "10.96.0.1"
-BRIDGE = "cni0"
+# Names of the cluster's own host objects, so `down` never touches another cluster's.
+BRIDGE = "labcni0"
+CGROUP_PARENT = "labcluster"
 CNI_NETWORK = "labcluster"
 API_PORT = 6443
 ETCD_CLIENT_PORT = 2379

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -10,6 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from localcluster import host
 from localcluster.layout import (
     BRIDGE,
     CNI_CONF_DIR,
@@ -25,14 +25,6 @@ from localcluster.layout import (
     write_if_changed,
 )
 from localcluster.ui import ClusterError, warn
-
-SYSCTLS = {
-    "net/ipv4/ip_forward": "1",
-    "net/bridge/bridge-nf-call-iptables": "1",
-    "net/bridge/bridge-nf-call-ip6tables": "1",
-}
-# Chains that kube-proxy, the kubelet and the CNI plugins create.
-OWN_CHAIN = re.compile(r"\b(KUBE-[A-Z0-9-]+|CNI-[A-Za-z0-9-]+)\b")
 
 
 def _run(*command: str, check: bool = False) -> subprocess.CompletedProcess[str]:
@@ -57,9 +49,10 @@ def node_ip() -> str:
 
 
 def prepare_host() -> None:
-    """Sysctls, shared mount propagation (for Bidirectional CSI mounts) and the CNI config."""
-    for key, value in SYSCTLS.items():
-        path = Path("/proc/sys") / key
+    """Sysctls, shared mount propagation (for Bidirectional CSI mounts), the pods' cgroup
+    parent and the CNI config; `host.begin` has recorded what was there before."""
+    for key, value in host.SYSCTLS.items():
+        path = host.PROC_SYS / key
         try:
             path.write_text(value)
         except OSError as error:
@@ -67,6 +60,7 @@ def prepare_host() -> None:
                 raise ClusterError(f"cannot enable {key} ({error}): run as root on a machine with IPv4 forwarding") from None
             warn(f"cannot set {key} ({error}); pod-to-service traffic on the bridge may not work")
     _run("mount", "--make-rshared", "/", check=True)
+    host.make_cgroup_parent()
     write_cni_config()
 
 
@@ -96,43 +90,39 @@ def write_cni_config() -> None:
     write_if_changed(CNI_CONF_DIR / "10-labcluster.conflist", json.dumps(config, indent=2) + "\n")
 
 
-def own_mounts() -> list[str]:
-    """Mount points of the cluster (pod volumes, container rootfs and shm, netns), deepest first."""
-    prefixes = [
-        str(KUBELET_ROOT),
-        str(STATE_DIR),
-        str(RUN_DIR),
-        str(CONTAINERD_STATE),
-        f"{NETNS_DIR}/cni-",
-        f"/var{NETNS_DIR}/cni-",
-    ]
+def own_mounts(record: host.Record | None) -> list[str]:
+    """Mount points of the cluster (pod volumes, container rootfs and shm, its netns), deepest first."""
+    prefixes = [STATE_DIR, RUN_DIR, CONTAINERD_STATE] + ([KUBELET_ROOT] if record and record.made_kubelet_root else [])
     points = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4].encode().decode("unicode_escape")
-        if any(point == p.rstrip("/") or point.startswith(p if p.endswith("-") else p + "/") for p in prefixes):
-            points.append(point)
+        point = Path(line.split()[4].encode().decode("unicode_escape"))
+        in_netns = point.parent in (NETNS_DIR, Path("/var") / NETNS_DIR.relative_to("/"))
+        if any(point == p or p in point.parents for p in prefixes) or (in_netns and record and record.owns_netns(point.name)):
+            points.append(str(point))
     return sorted(set(points), key=lambda p: (-p.count("/"), p))
 
 
-def unmount_all() -> list[str]:
+def unmount_all(record: host.Record | None) -> list[str]:
     left = []
     for _ in range(3):
-        left = own_mounts()
+        left = own_mounts(record)
         for point in left:
             _run("umount", point)
-        left = own_mounts()
+        left = own_mounts(record)
         if not left:
             return []
         for point in left:
             _run("umount", "-l", point)
-    return own_mounts()
+    return own_mounts(record)
 
 
-def remove_netns() -> None:
+def remove_netns(record: host.Record | None) -> None:
+    """The network namespaces the cluster's CNI made (not ones that were there before it)."""
     for directory in (NETNS_DIR, Path("/var/run/netns")):
-        if directory.is_dir():
+        if directory.is_dir() and record:
             for entry in directory.glob("cni-*"):
-                entry.unlink(missing_ok=True)
+                if record.owns_netns(entry.name):
+                    entry.unlink(missing_ok=True)
 
 
 def bridge_links() -> list[str]:
@@ -151,17 +141,20 @@ def delete_links() -> None:
 
 
 def _clean_table_dump(dump: str) -> tuple[str, bool]:
-    """Drop our chains and every rule that lives in or jumps to one of them."""
+    """Drop the KUBE-/CNI- chains and every rule that lives in or jumps to one of them."""
     out, changed = [], False
     for line in dump.splitlines():
-        if (line.startswith(":") or line.startswith("-A ")) and OWN_CHAIN.search(line):
+        if (line.startswith(":") or line.startswith("-A ")) and host.KUBE_CHAIN.search(line):
             changed = True
             continue
         out.append(line)
     return "\n".join(out) + "\n", changed
 
 
-def clean_iptables() -> None:
+def clean_iptables(record: host.Record | None) -> None:
+    """Only when the chains were the cluster's: absent before its first `up`."""
+    if not (record and record.made_chains):
+        return
     for save, restore in (("iptables-save", "iptables-restore"), ("ip6tables-save", "ip6tables-restore")):
         if not shutil.which(save):
             continue
@@ -171,24 +164,3 @@ def clean_iptables() -> None:
             result = subprocess.run([restore], input=cleaned, capture_output=True, text=True)
             if result.returncode != 0:
                 warn(f"{restore} failed while removing KUBE-/CNI- chains: {result.stderr.strip()}")
-
-
-def own_iptables_lines() -> int:
-    count = 0
-    for save in ("iptables-save", "ip6tables-save"):
-        if shutil.which(save):
-            count += sum(1 for line in _run(save).stdout.splitlines() if OWN_CHAIN.search(line))
-    return count
-
-
-def remove_pod_cgroups() -> None:
-    """Remove the kubelet's (empty) kubepods cgroups, deepest first."""
-    for hierarchy in Path("/sys/fs/cgroup").iterdir():
-        root = hierarchy / "kubepods"
-        if not root.is_dir():
-            continue
-        for directory in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-            with contextlib.suppress(OSError):
-                directory.rmdir()
-        with contextlib.suppress(OSError):
-            root.rmdir()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from localcluster import host
+from localcluster.layout import KUBELET_ROOT
 from s3stack.shell import run
 
 
@@ -12,12 +14,18 @@ def _unescape(field: str) -> str:
 
 
 def fuse_mounts() -> list[str]:
-    """Mount points of Mountpoint file systems, deepest first."""
+    """Mount points of the local cluster's Mountpoint file systems (under its kubelet root, when
+    localcluster made that root; another cluster's are not ours), deepest first."""
+    record = host.load()
+    if not (record and record.made_kubelet_root):
+        return []
     points = []
     for line in Path("/proc/self/mounts").read_text().splitlines():
         fields = line.split()
         if len(fields) >= 3 and fields[2].startswith("fuse") and fields[0] == "mountpoint-s3":
-            points.append(_unescape(fields[1]))
+            point = Path(_unescape(fields[1]))
+            if KUBELET_ROOT in point.parents:
+                points.append(str(point))
     return sorted(set(points), key=lambda p: (-p.count("/"), p))
 
 

@@ -118,3 +118,26 @@ def test_rollout_keeps_waiting_on_a_transient_cause() -> None:
     kube = fake_kube([TRANSIENT[0]])
     with pytest.raises(WaitTimeout, match=r"timed out after 1.5s .*driver name s3.csi.aws.com not found"):
         kube.wait_rollout("assets", "assets", timeout=1.5)
+
+
+def test_a_cause_that_heals_at_once_is_a_race_not_a_failure() -> None:
+    """The scheduler may not see a claim created a moment before: one early FailedScheduling."""
+    kube: Any = fake_kube([PERMANENT[0][:2]])
+    calls = {"events": 0, "reads": 0}
+    listing = kube.core.list_namespaced_event
+    read = kube.apps.read_namespaced_deployment
+
+    def events(namespace: str, field_selector: str) -> Any:
+        calls["events"] += 1
+        return listing(namespace, field_selector) if calls["events"] == 1 else NS(items=[])
+
+    def deployment(name: str, namespace: str) -> Any:
+        calls["reads"] += 1
+        dep = read(name, namespace)
+        if calls["reads"] >= 4:
+            dep.status.available_replicas = dep.status.ready_replicas = 1
+        return dep
+
+    kube.core.list_namespaced_event = events
+    kube.apps.read_namespaced_deployment = deployment
+    assert kube.wait_rollout("assets", "assets", timeout=30)["availableReplicas"] == 1

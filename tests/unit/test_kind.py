@@ -131,3 +131,14 @@ def test_down_deletes_only_what_it_created(
     calls = (fake_kind / "kind.log").read_text().splitlines()
     assert ("delete cluster --name storage-lab" in calls) is deleted
     assert user_file.read_text() == "mine"
+
+
+def test_tox_kind_passes_the_kind_provider_through() -> None:
+    """Podman users select kind's provider with KIND_EXPERIMENTAL_PROVIDER; tox must not drop it."""
+    import configparser
+
+    from fixtures.settings import ROOT
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(ROOT / "tox.ini")
+    assert "KIND_EXPERIMENTAL_PROVIDER" in parser["testenv:kind"]["pass_env"]

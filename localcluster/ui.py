@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from typing import TextIO
 
 
 class ClusterError(Exception):
@@ -35,8 +37,26 @@ class Progress:
 
 
 def say(text: str) -> None:
-    print(text, flush=True)
+    write(sys.stdout, text + "\n")
 
 
 def warn(text: str) -> None:
-    print(f"warning: {text}", file=sys.stderr, flush=True)
+    write(sys.stderr, f"warning: {text}\n")
+
+
+def write(stream: TextIO, text: str) -> None:
+    """Print, and keep working when the reader is gone: a runner killed by SIGTERM (tox dies
+    at once) closes the pipe it read from, and the clean-up that follows must not stop at
+    its first line of output."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        silence(stream.fileno())
+
+
+def silence(fd: int) -> None:
+    """Point a broken output at /dev/null, so later writes (ours and our children's) succeed."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)

@@ -12,16 +12,22 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
 from types import FrameType
+from typing import IO
 
-from localcluster.ui import say, warn
+from localcluster.ui import say, silence, warn
 
 # How long the command may take to clean up after the first signal before it is killed.
 # An inner wrapper gets less, so its own `down` still fits in the outer one's bound.
 GRACE_SECONDS = 300.0
 NESTED_GRACE_SECONDS = 240.0
+# After the command exits, how long its last output may take to come through (a daemon it
+# started may hold the pipe open).
+RELAY_DRAIN_SECONDS = 5.0
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -71,8 +77,13 @@ def around(
         extra = up()
         in_up = False
         say(f"run: {' '.join(argv)}")
-        child = subprocess.Popen(argv, env=dict(os.environ, **extra), process_group=0)
+        # The command's output passes through here, so it never writes into a pipe whose
+        # reader died (tox killed by SIGTERM) and fails half-way through its clean-up.
+        child = subprocess.Popen(argv, env=dict(os.environ, **extra), process_group=0, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        relay = threading.Thread(target=_relay, args=(child.stdout,), daemon=True)
+        relay.start()
         code = _wait(child, received, grace)
+        relay.join(timeout=RELAY_DRAIN_SECONDS)
     except Interrupted:
         pass  # a signal during `up`: nothing to run; the exit code says which signal
     finally:
@@ -83,6 +94,18 @@ def around(
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
     return 128 + received[0] if received else code
+
+
+def _relay(source: IO[bytes] | None) -> None:
+    """Copy the command's output to ours until it ends; once ours is broken, drop it."""
+    assert source is not None
+    out = sys.stdout.buffer
+    while chunk := os.read(source.fileno(), 65536):
+        try:
+            out.write(chunk)
+            out.flush()
+        except BrokenPipeError:
+            silence(out.fileno())
 
 
 def _wait(child: subprocess.Popen[bytes], received: list[int], grace: float) -> int:

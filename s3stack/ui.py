@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from localcluster.ui import fmt_duration, say
+from localcluster.ui import fmt_duration, say, write
 
 __all__ = ["Progress", "StackError", "fmt_duration", "say", "warn"]
 
@@ -28,4 +28,4 @@ class Progress:
 
 
 def warn(text: str) -> None:
-    print(f"s3stack: warning: {text}", file=sys.stderr, flush=True)
+    write(sys.stderr, f"s3stack: warning: {text}\n")

@@ -33,6 +33,8 @@ def up():
 def down():
     (marks / "down-started").touch()
     time.sleep(down_seconds)
+    for _ in range(3):
+        wrap.say("down: removing things")  # output while the reader may be gone
     (marks / "down-done").touch()
 
 sys.exit(wrap.around(["--", sys.executable, str(marks / "command.py")], "usage", RuntimeError, up, down, grace=grace))
@@ -50,6 +52,8 @@ def on_signal(signum, frame):
         f.write(signal.Signals(signum).name + "\\n")
     if not ignore:
         time.sleep(0.5)
+        for _ in range(100):
+            print("cleaning up " * 100, flush=True)  # more than a pipe buffer holds
         (marks / "command-cleaned").touch()
         sys.exit(1)
 
@@ -60,14 +64,16 @@ time.sleep(60)
 """
 
 
-def start(tmp_path: Path, *, up: float = 0, down: float = 0, grace: float = 30, ignore: bool = False) -> subprocess.Popen[bytes]:
+def start(
+    tmp_path: Path, *, up: float = 0, down: float = 0, grace: float = 30, ignore: bool = False, piped: bool = False
+) -> subprocess.Popen[bytes]:
     (tmp_path / "harness.py").write_text(HARNESS)
     (tmp_path / "command.py").write_text(COMMAND)
     if ignore:
         (tmp_path / "ignore-signals").touch()
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     args = [sys.executable, str(tmp_path / "harness.py"), str(tmp_path), str(up), str(down), str(grace)]
-    return subprocess.Popen(args, env=env, start_new_session=True)
+    return subprocess.Popen(args, env=env, start_new_session=True, stdout=subprocess.PIPE if piped else None)
 
 
 def wait_for(path: Path, bound: float = 20) -> None:
@@ -84,6 +90,18 @@ def test_signal_during_the_command_is_passed_once_and_down_runs(tmp_path: Path, 
     os.killpg(wrapper.pid, sig)  # the wrapper's group: the command sits in a group of its own
     assert wrapper.wait(30) == 128 + sig
     assert (tmp_path / "command-signals").read_text().split() == [sig.name]
+    assert (tmp_path / "command-cleaned").exists()
+    assert (tmp_path / "down-done").exists()
+
+
+def test_a_reader_that_dies_with_the_signal_does_not_stop_the_clean_up(tmp_path: Path) -> None:
+    """tox dies at once on SIGTERM and its pipe breaks; the clean-up still runs to its end."""
+    wrapper = start(tmp_path, piped=True)
+    wait_for(tmp_path / "command-started")
+    assert wrapper.stdout is not None
+    wrapper.stdout.close()  # the runner reading our output is gone
+    os.killpg(wrapper.pid, signal.SIGTERM)
+    assert wrapper.wait(30) == 128 + signal.SIGTERM
     assert (tmp_path / "command-cleaned").exists()
     assert (tmp_path / "down-done").exists()
 

@@ -27,6 +27,7 @@ FAST = EksTimeouts(
     addon_deleted=2,
     daemonset_ready=0.3,
     dependency_wait=0.2,
+    iam_propagation=1,
     poll=0,
 )
 
@@ -54,14 +55,31 @@ def clients(aws: None) -> Clients:
     return Clients(REGION)
 
 
-@pytest.fixture
-def eks_stub(clients: Clients) -> Iterator[Stubber]:
-    """A real EKS client whose answers the test scripts (moto lacks add-ons and Pod Identity)."""
-    client: Any = boto3.session.Session(region_name=REGION).client("eks", region_name=REGION)
-    clients.__dict__["eks"] = client
+def stubbed(clients: Clients, service: str) -> Iterator[Stubber]:
+    """A real client for `service`, put into `clients`, whose answers the test scripts."""
+    session: Any = boto3.session.Session(region_name=REGION)
+    client: Any = session.client(service, region_name=REGION)
+    clients.__dict__[service] = client
     with Stubber(client) as stub:
         yield stub
         stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def eks_stub(clients: Clients) -> Iterator[Stubber]:
+    """EKS scripted: moto lacks add-ons, Pod Identity and versions, and accepts any argument."""
+    yield from stubbed(clients, "eks")
+
+
+@pytest.fixture
+def ec2_stub(clients: Clients) -> Iterator[Stubber]:
+    """EC2 scripted: the answers moto never gives (already gone, DependencyViolation)."""
+    yield from stubbed(clients, "ec2")
+
+
+@pytest.fixture
+def sts_stub(clients: Clients) -> Iterator[Stubber]:
+    yield from stubbed(clients, "sts")
 
 
 def logs() -> tuple[list[str], Any]:

@@ -1,4 +1,4 @@
-"""Reading an EKS cluster and writing the suite's own kubeconfig, and token refresh through it."""
+"""Reading an EKS cluster, writing the suite's own kubeconfig, token refresh through it, and a refused API."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import base64
 import datetime
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
 import pytest
 import yaml
+from botocore.stub import Stubber
 from kubernetes import config as kube_config
+from kubernetes.client.exceptions import ApiException
 
 from fixtures.cluster import ClusterTarget
 from fixtures.eks import access, errors
@@ -81,3 +84,36 @@ def test_the_kubernetes_client_gets_a_token_and_refreshes_it(tmp_path: Path, mon
     second = cfg.get_api_key_with_prefix("BearerToken")
     assert second.startswith("Bearer k8s-aws-v1.")
     assert second != first
+
+
+class Refusing:
+    """A cluster API that answers every request with `status`."""
+
+    def __init__(self, status: int) -> None:
+        def refuse(**kwargs: object) -> None:
+            raise ApiException(status=status, reason="Unauthorized" if status == 401 else "Forbidden")
+
+        self.core = SimpleNamespace(list_node=refuse)
+
+
+def test_a_401_names_the_principal_and_the_access_entry_it_lacks(clients: Clients, sts_stub: Stubber) -> None:
+    sts_stub.add_response(
+        "get_caller_identity",
+        {"UserId": "AROAEXAMPLE:nightly", "Account": "123456789012", "Arn": "arn:aws:sts::123456789012:assumed-role/ci/nightly"},
+    )
+    with pytest.raises(errors.EksError) as caught:
+        access.check_api(Refusing(401), fake(), clients)  # type: ignore[arg-type]
+    where = "--cluster-name lab --region eu-west-1 --principal-arn arn:aws:iam::123456789012:role/ci"
+    assert str(caught.value) == (
+        "the Kubernetes API of EKS cluster lab answered HTTP 401 to arn:aws:sts::123456789012:assumed-role/ci/nightly: "
+        f"it has no EKS access entry (or no access policy) there; fix: aws eks create-access-entry {where} && "
+        f"aws eks associate-access-policy {where} --policy-arn arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy "
+        "--access-scope type=cluster (or create the cluster with bootstrapClusterCreatorAdminPermissions, as --eks-create does)"
+    )
+
+
+def test_a_403_from_a_user_names_that_user_and_other_errors_stay_as_they_are(clients: Clients) -> None:
+    with pytest.raises(errors.EksError, match=r"answered HTTP 403 to arn:aws:sts::123456789012:user/moto: it has no EKS access entry"):
+        access.check_api(Refusing(403), fake(), clients)  # type: ignore[arg-type]
+    with pytest.raises(ApiException):
+        access.check_api(Refusing(500), fake(), clients)  # type: ignore[arg-type]

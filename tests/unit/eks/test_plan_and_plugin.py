@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,14 @@ def test_plan_cli_for_create_and_run_lists_creates_then_deletes_in_reverse(no_aw
     assert ["s3-bucket", "storage-lab-abc123-mountpoint-s3-abc123"] in created
     assert "arn:aws:s3:::storage-lab-abc123-mountpoint-s3-abc123/*" in out
     assert "system:serviceaccount:kube-system:s3-csi-driver-sa" in out
+
+
+def test_plan_shows_the_versions_as_chosen_at_run_time_unless_given(no_aws: None) -> None:
+    p = plan.PlanInput("r1", "eu-west-1", "c", True, (), "irsa", True, "b")
+    details = {i.kind: i.detail for i in plan.items(p)}
+    assert details["eks-cluster"].startswith("Kubernetes newest EKS offers at run time;")
+    assert "version: newest EKS offers at run time for the cluster's Kubernetes" in details["eks-addon"]
+    assert "Kubernetes 1.32;" in plan.render(replace(p, kubernetes_version="1.32"))
 
 
 def test_plan_for_an_existing_cluster_with_pod_identity_creates_no_cluster(no_aws: None) -> None:
@@ -145,6 +154,10 @@ def test_eks_plan_leaves_out_the_s3_driver_when_no_selected_test_needs_it(suite:
             ["--cluster", "eks", "--eks-create", "--region", "not a region", "--eks-plan"],
             "ERROR: --region 'not a region' is not an AWS region name*",
         ),
+        (
+            ["--cluster", "eks", "--eks-create", "--region", "eu-west-1", "--eks-kubernetes-version", "v1.36.3", "--eks-plan"],
+            "ERROR: --eks-kubernetes-version 'v1.36.3': use a minor like 1.33, or leave it out for the newest EKS offers",
+        ),
     ],
 )
 def test_bad_eks_options_stop_at_start_up_with_the_fix(suite: pytest.Pytester, args: list[str], message: str) -> None:
@@ -193,6 +206,7 @@ def test_target(cluster, s3_bucket):
     assert session.downs == 1, "teardown ran"
     assert session.eks.bucket_prefix == names.bucket_prefix("lab")
     assert session.eks.identity == "irsa"
+    assert session.eks.kubernetes_version is None, "not versions.env's pin: the newest EKS offers, asked at run time"
 
 
 def test_without_eks_the_cores_bucket_fixture_is_untouched(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

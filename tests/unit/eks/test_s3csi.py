@@ -30,7 +30,7 @@ CLUSTER = EksCluster("lab", REGION, "https://127.0.0.1:1", "Q0E=", ISSUER, "1.33
 def kube(ready: int = 2, nodes: int = 2) -> Any:
     status = SimpleNamespace(desired_number_scheduled=nodes, number_ready=ready, updated_number_scheduled=nodes)
     return SimpleNamespace(
-        core=SimpleNamespace(list_node=lambda: SimpleNamespace(items=list(range(nodes)))),
+        core=SimpleNamespace(list_node=lambda **kwargs: SimpleNamespace(items=list(range(nodes)))),
         apps=SimpleNamespace(read_namespaced_daemon_set=lambda name, namespace: SimpleNamespace(status=status)),
     )
 
@@ -53,16 +53,33 @@ def not_found(stub: Stubber, operation: str = "describe_addon") -> None:
     stub.add_client_error(operation, service_error_code="ResourceNotFoundException", http_status_code=404)
 
 
+DRIVER_VERSION = "v1.14.1-eksbuild.1"
+
+
+def compatible(*listed: tuple[str, bool]) -> dict[str, Any]:
+    """DescribeAddonVersions for the driver: (version, marked default for 1.33)."""
+    versions = [{"addonVersion": v, "compatibilities": [{"clusterVersion": "1.33", "defaultVersion": d}]} for v, d in listed]
+    return {"addons": [{"addonName": names.ADDON, "addonVersions": versions}]}
+
+
+def addon_versions(stub: Stubber, answer: dict[str, Any] | None = None) -> None:
+    """EKS asked for the driver's versions compatible with the cluster's Kubernetes (1.33)."""
+    answer = answer or compatible(("v1.15.0-eksbuild.1", False), (DRIVER_VERSION, True))
+    stub.add_response("describe_addon_versions", answer, {"addonName": names.ADDON, "kubernetesVersion": "1.33"})
+
+
 def test_irsa_set_up_and_teardown_in_the_labs_order(clients: Clients, eks_stub: Stubber) -> None:
     oidc_provider()
     csi, lines = setup(clients)
     not_found(eks_stub)
+    addon_versions(eks_stub)
     eks_stub.add_response(
         "create_addon",
         addon("CREATING"),
         {
             "clusterName": "lab",
             "addonName": names.ADDON,
+            "addonVersion": DRIVER_VERSION,
             "resolveConflicts": "OVERWRITE",
             "serviceAccountRoleArn": ROLE_ARN,
             "tags": ANY,
@@ -125,10 +142,11 @@ def test_pod_identity_trusts_eks_pods_and_associates_the_service_account(clients
         },
     )
     not_found(eks_stub)
+    addon_versions(eks_stub)
     eks_stub.add_response(
         "create_addon",
         addon("CREATING"),
-        {"clusterName": "lab", "addonName": names.ADDON, "resolveConflicts": "OVERWRITE", "tags": ANY},
+        {"clusterName": "lab", "addonName": names.ADDON, "addonVersion": DRIVER_VERSION, "resolveConflicts": "OVERWRITE", "tags": ANY},
     )
     eks_stub.add_response("describe_addon", addon("ACTIVE"))
     csi.create(kube())
@@ -160,6 +178,7 @@ def test_a_failed_addon_fails_fast_with_its_health_issues(clients: Clients, eks_
     oidc_provider()
     csi, _ = setup(clients)
     not_found(eks_stub)
+    addon_versions(eks_stub)
     eks_stub.add_response("create_addon", addon("CREATING"))
     issue = {"code": "AccessDenied", "message": "role cannot be assumed by s3-csi-driver-sa", "resourceIds": ["x"]}
     eks_stub.add_response("describe_addon", addon(status, health={"issues": [issue]}))
@@ -197,3 +216,36 @@ def test_a_daemonset_not_ready_on_every_node_times_out_with_the_counts(clients: 
     eks_stub.add_response("describe_addon", addon("ACTIVE"))
     with pytest.raises(errors.EksError, match=r"daemonset kube-system/s3-csi-node: 1 ready, 2 up to date, 2 scheduled, 2 nodes"):
         csi.create(kube(ready=1))
+
+
+NOT_YET = f"Role with arn: {ROLE_ARN}, could not be assumed because it does not exist or the trusted entity is not correct"
+
+
+def test_create_addon_retries_an_irsa_role_eks_cannot_see_yet(clients: Clients, eks_stub: Stubber) -> None:
+    csi, _ = setup(clients)
+    not_found(eks_stub)
+    addon_versions(eks_stub)
+    eks_stub.add_client_error("create_addon", service_error_code="InvalidParameterException", service_message=NOT_YET, http_status_code=400)
+    eks_stub.add_response("create_addon", addon("CREATING"))
+    eks_stub.add_response("describe_addon", addon("ACTIVE"))
+    csi.ensure_addon(names.ADDON, ROLE_ARN)
+    assert [e.kind for e in csi.ledger.entries] == ["eks-addon"]
+
+
+def test_pod_identity_association_retries_a_role_eks_cannot_see_yet(clients: Clients, eks_stub: Stubber) -> None:
+    csi, _ = setup(clients, "pod-identity")
+    csi.role_arn = ROLE_ARN
+    eks_stub.add_client_error(
+        "create_pod_identity_association", service_error_code="InvalidParameterException", service_message=NOT_YET, http_status_code=400
+    )
+    eks_stub.add_response("create_pod_identity_association", {"association": {"associationId": "a-1"}})
+    csi.associate_pod_identity()
+    assert [(e.kind, e.id) for e in csi.ledger.entries] == [("pod-identity-association", "a-1")]
+
+
+def test_an_addon_without_a_role_is_not_waited_for(clients: Clients, eks_stub: Stubber) -> None:
+    csi, _ = setup(clients, "pod-identity")
+    not_found(eks_stub)
+    eks_stub.add_client_error("create_addon", service_error_code="InvalidParameterException", service_message="Addon x does not exist")
+    with pytest.raises(errors.EksError, match=r"^create add-on eks-pod-identity-agent on lab: InvalidParameterException: Addon x"):
+        csi.ensure_addon(names.POD_IDENTITY_AGENT, role_arn=None)

@@ -1,13 +1,18 @@
-"""The EKS bearer token: the format the API server's authenticator accepts, and its refresh."""
+"""The EKS bearer token: the format the API server's authenticator accepts, the AWS CLI's own, and its refresh."""
 
 from __future__ import annotations
 
 import base64
+import datetime
 import json
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import botocore.session
 import pytest
+from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.signers import RequestSigner
 
 from fixtures import redact
 from fixtures.eks import token
@@ -90,3 +95,40 @@ def test_exec_plugin_without_credentials_fails_with_the_fix(monkeypatch: pytest.
     monkeypatch.setattr("fixtures.eks.token.boto3.session.Session.get_credentials", lambda self: None)
     assert token.main(["--cluster", "lab", "--region", "eu-west-1"]) == 1
     assert "no AWS credentials" in capsys.readouterr().err
+
+
+def aws_cli_token(cluster: str, region: str, creds: Credentials) -> str:
+    """awscli/customizations/eks/get_token.py, reproduced: an STS client presigns GetCallerIdentity
+    (its RequestSigner, GET, 60 s) with `x-k8s-aws-id: <cluster>` injected before signing; the URL
+    is base64url-encoded without padding behind `k8s-aws-v1.`."""
+    sts: Any = botocore.session.get_session().create_client(
+        "sts", region_name=region, aws_access_key_id=creds.access_key, aws_secret_access_key=creds.secret_key, aws_session_token=creds.token
+    )
+    assert isinstance(sts._request_signer, RequestSigner)
+
+    def retrieve(params: dict[str, str], context: dict[str, str], **kwargs: object) -> None:
+        if "x-k8s-aws-id" in params:
+            context["x-k8s-aws-id"] = params.pop("x-k8s-aws-id")
+
+    def inject(request: AWSRequest, **kwargs: object) -> None:
+        if "x-k8s-aws-id" in request.context:
+            request.headers["x-k8s-aws-id"] = request.context["x-k8s-aws-id"]
+
+    sts.meta.events.register("provide-client-params.sts.GetCallerIdentity", retrieve)
+    sts.meta.events.register("before-sign.sts.GetCallerIdentity", inject)
+    url = sts.generate_presigned_url("get_caller_identity", Params={"x-k8s-aws-id": cluster}, ExpiresIn=60, HttpMethod="GET")
+    return "k8s-aws-v1." + base64.urlsafe_b64encode(url.encode("utf-8")).decode("utf-8").rstrip("=")
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "us-east-1", "cn-north-1"])
+@pytest.mark.parametrize(
+    "creds", [CREDS, Credentials("ASIATESTTESTTEST1234", "secret-secret", token="session-token")], ids=["keys", "session"]
+)
+def test_the_token_is_the_one_the_aws_cli_makes_at_the_same_instant(
+    monkeypatch: pytest.MonkeyPatch, region: str, creds: Credentials
+) -> None:
+    frozen = datetime.datetime(2026, 11, 25, 12, 0, 0)
+    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *args, **kwargs: frozen)  # the clock SigV4 reads
+    ours = token.make("lab-cluster", region, creds)
+    assert "X-Amz-Date=20261125T120000Z" in decode(ours)
+    assert ours == aws_cli_token("lab-cluster", region, creds)

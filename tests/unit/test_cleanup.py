@@ -17,6 +17,7 @@ class FakeObjects:
 
     live: dict[Ref, dict[str, str]] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)  # deletes and empties, in order
 
     def list(self, kind: str, selector: str) -> list[Ref]:
         wanted = dict(part.split("=", 1) for part in selector.split(","))
@@ -24,10 +25,17 @@ class FakeObjects:
 
     def delete(self, ref: Ref) -> None:
         self.deleted.append(f"{ref.kind}/{ref.name}")
+        self.steps.append(f"delete {ref.kind}/{ref.name}")
         self.live.pop(ref, None)
 
     def exists(self, ref: Ref) -> bool:
         return ref in self.live
+
+    def delete_workloads(self, namespace: Ref) -> None:
+        self.steps.append(f"empty {namespace.name}")
+
+    def workloads(self, namespace: Ref) -> tuple[str, ...]:
+        return ()
 
 
 def labels(run: str, variant: str | None = None) -> dict[str, str]:
@@ -56,6 +64,7 @@ def test_only_the_runs_objects_go_namespaces_first() -> None:
     objects = cluster()
     deleted = Cleaner(objects, "r1", settings.Timeouts()).clean()
     assert deleted == ["Namespace/assets-emptydir-r1", "Namespace/assets-s3-pv-r1", "PersistentVolume/s3-pv-r1"]
+    assert objects.steps[:3] == ["empty assets-emptydir-r1", "empty assets-s3-pv-r1", "delete Namespace/assets-emptydir-r1"]
     assert sorted(r.name for r in objects.live) == ["assets", "assets-s3-pv-r2", "s3-pv"]
 
 

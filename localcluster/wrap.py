@@ -55,21 +55,13 @@ def around(
         raise error(f"run needs a command: {usage}")
 
     received: list[int] = []
-    child: subprocess.Popen[bytes] | None = None
     in_up = True
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        first = not received
+        """Only notes the signal (the wait loop passes it on), except during `up`, which it stops."""
         received.append(signum)
-        name = signal.Signals(signum).name
-        if not first:
-            warn(f"run: {name} again: already stopping")
-        elif in_up:
-            raise Interrupted(signum)  # stop `up`; `finally` brings things down
-        elif child is not None and child.poll() is None:
-            say(f"run: {name}: passing it to the command, waiting up to {grace:g}s for its clean-up")
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signum)
+        if len(received) == 1 and in_up:
+            raise Interrupted(signum)  # `finally` brings things down
 
     previous = {s: signal.signal(s, on_signal) for s in HANDLED}
     code = 1
@@ -109,15 +101,23 @@ def _relay(source: IO[bytes] | None) -> None:
 
 
 def _wait(child: subprocess.Popen[bytes], received: list[int], grace: float) -> int:
-    """The child's exit code; killed (with its group) when it outlives the grace after a signal."""
+    """The child's exit code. The first signal is passed to its process group once (later
+    ones are only noted); it is killed when it outlives the grace after that signal."""
     since: float | None = None
+    noted = 0
     while True:
         try:
-            return child.wait(timeout=0.5)
+            return child.wait(timeout=0.2)
         except subprocess.TimeoutExpired:
             pass
         if received and since is None:
             since = time.monotonic()
+            say(f"run: {signal.Signals(received[0]).name}: passing it to the command, waiting up to {grace:g}s for its clean-up")
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, received[0])
+        for later in received[max(noted, 1) :]:
+            warn(f"run: {signal.Signals(later).name} again: already stopping")
+        noted = len(received)
         if since is not None and time.monotonic() - since > grace:
             warn(f"run: the command did not finish its clean-up within {grace:g}s of the signal: killing it")
             with contextlib.suppress(ProcessLookupError):

@@ -13,11 +13,21 @@ import pytest
 from fixtures import outcomes
 from fixtures.variants import VARIANTS
 
-@pytest.mark.parametrize("variant", VARIANTS, ids=str)
-def test_scenario(request, variant):
+@pytest.fixture
+def lab(request, variant):
     if variant.name == "s3-pv":
         outcomes.cannot_run(request.config, variant, ["needs an S3 bucket: no S3 region"])
     outcomes.record(request.config, variant, "ran")
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=str)
+def test_scenario(lab):
+    pass
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=str)
+def test_static_render(variant):
+    pass
 """
 
 
@@ -30,13 +40,13 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
 
 def test_unrequired_variant_skips_with_its_reason(suite: pytest.Pytester) -> None:
     result = suite.runpytest("-rs")
-    result.assert_outcomes(passed=1, skipped=1)
+    result.assert_outcomes(passed=3, skipped=1)
     result.stdout.fnmatch_lines(["*lab variants*", "emptydir: ran", "s3-pv: skipped: s3-pv needs an S3 bucket: no S3 region"])
 
 
 def test_required_variant_that_cannot_run_fails_the_run(suite: pytest.Pytester) -> None:
     result = suite.runpytest("--require", "all", "--junitxml=junit.xml", "--html=report.html")
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=3, errors=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
         [
@@ -101,3 +111,9 @@ def test_cluster():
     assert 'errors="1"' in junit
     assert "stopped: the API server of k refuses connections" in junit
     assert "The run stopped" in (suite.path / "reports" / "report.html").read_text()
+
+
+def test_tests_that_do_not_deploy_the_lab_list_no_variants(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("-k", "static")
+    result.assert_outcomes(passed=2)
+    result.stdout.no_fnmatch_line("*lab variants*")

@@ -98,6 +98,7 @@ def split(clients: Clients, monkeypatch: pytest.MonkeyPatch) -> Any:
     clients.__dict__["eks"] = split
     with Stubber(stubbed) as stub:
         stub.add_response("describe_cluster_versions", VERSIONS, {})
+        stub.add_response("describe_addon_versions", ADDON_VERSIONS, {"addonName": names.ADDON})  # which versions the driver suits
         stub.add_client_error("describe_addon", service_error_code="ResourceNotFoundException", http_status_code=404)
         stub.add_response("describe_addon_versions", ADDON_VERSIONS, {"addonName": names.ADDON, "kubernetesVersion": "1.34"})
         stub.add_response("create_addon", {"addon": {"addonName": names.ADDON, "status": "CREATING"}}, {**ANY_ADDON})

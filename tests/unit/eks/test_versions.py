@@ -21,6 +21,25 @@ def test_the_newest_version_eks_offers_is_chosen(clients: Clients, eks_stub: Stu
     assert versions.newest_kubernetes(clients) == "1.33"
 
 
+def supports(*cluster_versions: str) -> dict[str, object]:
+    """DescribeAddonVersions for the driver, all versions: one compatible with each given Kubernetes."""
+    listed = [{"addonVersion": f"v1.{n}.0-eksbuild.1", "compatibilities": [{"clusterVersion": v}]} for n, v in enumerate(cluster_versions)]
+    return {"addons": [{"addonName": names.ADDON, "addonVersions": listed}]}
+
+
+def test_with_the_driver_the_newest_version_it_supports_too_is_chosen(clients: Clients, eks_stub: Stubber) -> None:
+    eks_stub.add_response("describe_cluster_versions", offered(("1.34", "STANDARD_SUPPORT"), ("1.33", "STANDARD_SUPPORT")), {})
+    eks_stub.add_response("describe_addon_versions", supports("1.32", "1.33"), {"addonName": names.ADDON})
+    assert versions.newest_kubernetes(clients, names.ADDON) == "1.33"
+
+
+def test_a_driver_that_supports_no_offered_version_stops_before_any_cluster(clients: Clients, eks_stub: Stubber) -> None:
+    eks_stub.add_response("describe_cluster_versions", offered(("1.34", "STANDARD_SUPPORT")), {})
+    eks_stub.add_response("describe_addon_versions", supports("1.30"), {"addonName": names.ADDON})
+    with pytest.raises(errors.EksError, match=r"supports none of the Kubernetes versions EKS offers in eu-west-1 \(1.34\)"):
+        versions.newest_kubernetes(clients, names.ADDON)
+
+
 def test_versions_sort_as_numbers() -> None:
     assert max(["1.9", "1.10"], key=versions.key) == "1.10"
     assert max(["v1.9.0-eksbuild.3", "v1.10.0-eksbuild.1"], key=versions.key) == "v1.10.0-eksbuild.1"

@@ -61,7 +61,9 @@ def test_plan_cli_for_create_and_run_lists_creates_then_deletes_in_reverse(no_aw
 def test_plan_shows_the_versions_as_chosen_at_run_time_unless_given(no_aws: None) -> None:
     p = plan.PlanInput("r1", "eu-west-1", "c", True, (), "irsa", True, "b")
     details = {i.kind: i.detail for i in plan.items(p)}
-    assert details["eks-cluster"].startswith("Kubernetes newest EKS offers at run time;")
+    assert details["eks-cluster"].startswith("Kubernetes newest EKS offers at run time that the S3 add-on supports;")
+    without_s3 = {i.kind: i.detail for i in plan.items(replace(p, s3=False))}
+    assert without_s3["eks-cluster"].startswith("Kubernetes newest EKS offers at run time;")
     assert "version: newest EKS offers at run time for the cluster's Kubernetes" in details["eks-addon"]
     assert "Kubernetes 1.32;" in plan.render(replace(p, kubernetes_version="1.32"))
 

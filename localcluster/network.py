@@ -26,6 +26,9 @@ from localcluster.layout import (
 )
 from localcluster.ui import ClusterError, warn
 
+# Where network namespaces are named (/var/run is /run on most hosts, not on all).
+NETNS_DIRS = (NETNS_DIR, Path("/var/run/netns"))
+
 
 def _run(*command: str, check: bool = False) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(list(command), capture_output=True, text=True)
@@ -96,7 +99,7 @@ def own_mounts(record: host.Record | None) -> list[str]:
     points = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         point = Path(line.split()[4].encode().decode("unicode_escape"))
-        in_netns = point.parent in (NETNS_DIR, Path("/var") / NETNS_DIR.relative_to("/"))
+        in_netns = point.parent in NETNS_DIRS
         if any(point == p or p in point.parents for p in prefixes) or (in_netns and record and record.owns_netns(point.name)):
             points.append(str(point))
     return sorted(set(points), key=lambda p: (-p.count("/"), p))
@@ -118,7 +121,7 @@ def unmount_all(record: host.Record | None) -> list[str]:
 
 def remove_netns(record: host.Record | None) -> None:
     """The network namespaces the cluster's CNI made (not ones that were there before it)."""
-    for directory in (NETNS_DIR, Path("/var/run/netns")):
+    for directory in NETNS_DIRS:
         if directory.is_dir() and record:
             for entry in directory.glob("cni-*"):
                 if record.owns_netns(entry.name):

@@ -61,7 +61,7 @@ def test_the_record_is_taken_once_and_restored(fake_host: Path) -> None:
 def test_only_the_clusters_own_network_namespaces_are_removed(fake_host: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     record = host.begin(None)
     (fake_host / "netns" / "cni-ours").touch()
-    monkeypatch.setattr(network, "NETNS_DIR", fake_host / "netns")
+    monkeypatch.setattr(network, "NETNS_DIRS", (fake_host / "netns",))
     network.remove_netns(record)
     assert sorted(p.name for p in (fake_host / "netns").iterdir()) == ["cni-theirs"]
     network.remove_netns(None)  # no record: nothing is the cluster's

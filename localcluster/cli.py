@@ -17,7 +17,7 @@ from localcluster.ui import ClusterError, Progress, say
 from localcluster.versions import Versions, load
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python3 -m localcluster", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="build if needed, start the cluster, wait until the node is Ready")
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         return run(args)
     except ClusterError as error:

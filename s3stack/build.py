@@ -4,8 +4,9 @@
 - The CSI driver's node plugin, controller and mounter: ``go install`` of the driver module at
   its pinned version, so its own go.mod/go.sum decide every dependency.
 - The S3 server: ``go install`` of versitygw at its pinned version.
-- Our small Go programs (``s3stack/gosrc``): the registration and liveness sidecars and the
-  offline chart renderer.
+- Our small Go programs (``s3stack/gosrc``): the registration and liveness sidecars.
+- Helm (``fixtures/helm.py``), which the suite installs the driver's chart with, when there is
+  no ``helm`` on PATH.
 
 Each result has a stamp holding the digest of its inputs; a matching stamp means no rebuild.
 """
@@ -13,22 +14,21 @@ Each result has a stamp holding the digest of its inputs; a matching stamp means
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from fixtures import gomod, helm
 from s3stack import packages
 from s3stack.layout import CACHE_DIR, CARGO_TARGET_DIR, GO_SRC, MOUNT_S3_CRATE
-from s3stack.shell import logged, run
+from s3stack.shell import logged
 from s3stack.ui import Progress, StackError, fmt_duration
 from s3stack.versions import Versions
 
-DRIVER_MODULE = "github.com/awslabs/mountpoint-s3-csi-driver"
+DRIVER_MODULE = helm.DRIVER_MODULE
 DRIVER_COMMANDS = ("aws-s3-csi-driver", "aws-s3-csi-controller", "aws-s3-csi-mounter")
 VERSITYGW_MODULE = "github.com/versity/versitygw"
-TOOLS = ("registrar", "livenessprobe", "chartrender")
+TOOLS = ("registrar", "livenessprobe")
 BUILD_DATE = "2000-01-01T00:00:00Z"
 LOG = CACHE_DIR / "build.log"
 
@@ -39,17 +39,13 @@ class Artifacts:
     driver_dir: Path
     versitygw: Path
     tools_dir: Path
-    driver_module_dir: Path
+    helm: str
 
     def driver(self, command: str) -> Path:
         return self.driver_dir / command
 
     def tool(self, name: str) -> Path:
         return self.tools_dir / name
-
-    @property
-    def chart_dir(self) -> Path:
-        return self.driver_module_dir / "charts" / "aws-mountpoint-s3-csi-driver"
 
 
 def _digest(*parts: bytes) -> str:
@@ -70,12 +66,8 @@ def _fresh(stamp: Path, digest: str, outputs: list[Path]) -> bool:
     return stamp.is_file() and stamp.read_text().strip() == digest and all(path.is_file() for path in outputs)
 
 
-def go_env() -> dict[str, str]:
-    return {"CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false", "GOTOOLCHAIN": os.environ.get("GOTOOLCHAIN", "local")}
-
-
 def go_binary() -> str:
-    found = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").is_file() else None)
+    found = gomod.go_binary()
     if not found:
         raise StackError("`go` is missing: install the Go toolchain (/usr/local/go)")
     return found
@@ -89,16 +81,10 @@ def cargo_binary() -> str:
 
 
 def module_dir(module: str, version: str) -> Path:
-    """Download a module (zip from the module proxy) and return its directory in the cache."""
-    result = run([go_binary(), "mod", "download", "-json", f"{module}@{version}"], check=False, env=go_env(), timeout=600)
     try:
-        info = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        info = {}
-    if result.returncode != 0 or not info.get("Dir"):
-        error = info.get("Error") or result.stderr.strip()
-        raise StackError(f"cannot download {module}@{version}: {error}")
-    return Path(info["Dir"])
+        return gomod.module_dir(module, version)
+    except gomod.GoError as err:
+        raise StackError(str(err)) from None
 
 
 def build_mount_s3(versions: Versions, progress: Progress) -> Path:
@@ -140,7 +126,7 @@ def _go_build_in_module(
         str(directory) + "/",
         *(f"./cmd/{name}" for name in commands),
     ]
-    seconds = logged(command, LOG, label, progress, cwd=source, env=go_env())
+    seconds = logged(command, LOG, label, progress, cwd=source, env=gomod.env())
     progress.note(f"built {label} in {fmt_duration(seconds)}")
 
 
@@ -173,11 +159,11 @@ def build_tools(progress: Progress) -> Path:
     digest = _files_digest(GO_SRC, ("go.mod", "go.sum", "cmd/**/*.go"))
     directory = CACHE_DIR / f"tools-{digest}"
     if not _fresh(directory / ".stamp", digest, [directory / name for name in TOOLS]):
-        progress.note("building the registration/liveness sidecars and the chart renderer (s3stack/gosrc)")
+        progress.note("building the registration and liveness sidecars (s3stack/gosrc)")
         directory.mkdir(parents=True, exist_ok=True)
         for name in TOOLS:
             command = [go_binary(), "build", "-p", "2", "-trimpath", "-ldflags", "-s -w", "-o", str(directory / name), f"./cmd/{name}"]
-            logged(command, LOG, name, progress, cwd=GO_SRC, env=go_env())
+            logged(command, LOG, name, progress, cwd=GO_SRC, env=gomod.env())
         (directory / ".stamp").write_text(digest + "\n")
     return directory
 
@@ -189,7 +175,11 @@ def build_all(versions: Versions, progress: Progress) -> Artifacts:
     driver_dir = build_driver(versions, progress)
     versitygw = build_versitygw(versions, progress)
     tools_dir = build_tools(progress)
-    return Artifacts(mount_s3, driver_dir, versitygw, tools_dir, module_dir(DRIVER_MODULE, versions.csi_driver))
+    try:
+        helm_binary = helm.ensure(progress.note)
+    except helm.HelmUnavailable as err:
+        raise StackError(str(err)) from None
+    return Artifacts(mount_s3, driver_dir, versitygw, tools_dir, helm_binary)
 
 
 def artifacts(versions: Versions, progress: Progress) -> Artifacts:

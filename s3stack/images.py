@@ -1,12 +1,14 @@
-"""The driver's three images, written here as docker archives and imported into the cluster's
-containerd under the exact names that the driver's chart renders.
+"""The images the S3 variant runs without AWS, written here as docker archives and imported into
+the cluster's containerd under the names the driver's chart renders (``helm template``) and the
+suite's in-cluster S3 server uses:
 
 - the driver image (node plugin, controller and Mountpoint pods share it, as upstream):
   ``/bin/aws-s3-csi-driver``, ``/bin/aws-s3-csi-controller``, ``/bin/aws-s3-csi-mounter``,
   ``/mountpoint-s3/bin/mount-s3`` (``MOUNTPOINT_BIN_DIR``) with the shared libraries it links
   (libfuse 2 from Debian, glibc) at their own paths, and static busybox for mount/umount;
 - the node registration sidecar (``/csi-node-driver-registrar``);
-- the liveness sidecar (``/livenessprobe``).
+- the liveness sidecar (``/livenessprobe``);
+- the S3 server, versitygw (``/usr/local/bin/versitygw``, the path upstream's image has).
 
 The archive writer and the import are localcluster's (``localcluster.images``).
 """
@@ -19,16 +21,18 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from fixtures import helm, settings
 from localcluster.images import BUSYBOX, PINNED_LABEL, Layer, docker_archive
 from localcluster.layout import IMAGES_MARK_DIR
 from localcluster.runtime import ctr
 from localcluster.ui import ClusterError
 from s3stack.build import Artifacts
-from s3stack.layout import IMAGES_DIR
+from s3stack.layout import DRIVER_NAMESPACE, IMAGES_DIR
 from s3stack.ui import Progress, StackError
 from s3stack.versions import Versions
 
 MOUNTPOINT_BIN_DIR = "/mountpoint-s3/bin"
+SERVER_BINARY = "/usr/local/bin/versitygw"
 # The CRT's default credentials chain builds a TLS context (for its STS/IMDS/ECS providers) even
 # when the endpoint is plain HTTP, and fails (CRT error 1173) without a CA bundle in the image.
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -41,6 +45,7 @@ class ImageNames:
     driver: str
     registrar: str
     liveness: str
+    server: str
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,14 @@ class Image:
     name: str
     archive: Path
     digest: str
+
+
+def chart_manifest(artifacts: Artifacts, versions: Versions) -> str:
+    """The driver's chart as the suite installs it (same values), rendered without a cluster."""
+    try:
+        return helm.template(artifacts.helm, helm.driver_chart(), "s3-csi", DRIVER_NAMESPACE, list(helm.DRIVER_VALUES), versions.kubernetes)
+    except helm.HelmUnavailable as err:
+        raise StackError(str(err)) from None
 
 
 def names_from_manifest(manifest: str) -> ImageNames:
@@ -64,11 +77,28 @@ def names_from_manifest(manifest: str) -> ImageNames:
         driver=pick("aws-mountpoint-s3-csi-driver"),
         registrar=pick("node-driver-registrar"),
         liveness=pick("livenessprobe"),
+        server=settings.s3_server_image(),
     )
 
 
 def _base(layer: Layer) -> None:
-    for directory in ("bin", "sbin", "usr", "usr/bin", "usr/sbin", "lib", "lib64", "etc", "var", "run", "proc", "sys", "dev"):
+    for directory in (
+        "bin",
+        "sbin",
+        "usr",
+        "usr/bin",
+        "usr/sbin",
+        "usr/local",
+        "usr/local/bin",
+        "lib",
+        "lib64",
+        "etc",
+        "var",
+        "run",
+        "proc",
+        "sys",
+        "dev",
+    ):
         layer.directory(directory)
     layer.directory("tmp", 0o1777)
     layer.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
@@ -151,6 +181,11 @@ def build_images(names: ImageNames, artifacts: Artifacts, versions: Versions, pr
             single_binary_layer("/livenessprobe", artifacts.tool("livenessprobe")),
             {"Entrypoint": ["/livenessprobe"], "Env": [PATH_ENV]},
         ),
+        _write(
+            names.server,
+            single_binary_layer(SERVER_BINARY, artifacts.versitygw),
+            {"Entrypoint": [SERVER_BINARY], "Env": [PATH_ENV], "ExposedPorts": {f"{settings.S3_SERVER_PORT}/tcp": {}}},
+        ),
     ]
     progress.note("wrote images: " + ", ".join(image.name for image in images))
     return images
@@ -158,24 +193,31 @@ def build_images(names: ImageNames, artifacts: Artifacts, versions: Versions, pr
 
 def import_images(images: list[Image], progress: Progress) -> list[str]:
     """Import the archives that containerd lacks or holds in another build, pinned against GC;
-    returns the names imported now (pods running an older build of them need a restart)."""
+    returns the names imported now. containerd stores a short name (``owner/repo:tag``) under
+    its normalized form, which `ctr images import` prints; the mark keeps that form."""
     MARK_DIR.mkdir(parents=True, exist_ok=True)
     imported: list[str] = []
+    stored: list[str] = []
     try:
         present = set(ctr("images", "ls", "-q").split())
         for image in images:
             mark = MARK_DIR / ("s3stack-" + image.archive.name + ".digest")
-            if image.name in present and mark.is_file() and mark.read_text().strip() == image.digest:
+            digest, _, name = [*mark.read_text().split(), "", ""][:3] if mark.is_file() else ("", "", "")
+            if name in present and digest == image.digest:
+                stored.append(name)
                 continue
-            ctr("images", "import", str(image.archive), timeout=300)
-            ctr("images", "label", image.name, PINNED_LABEL)
-            mark.write_text(image.digest + "\n")
+            output = ctr("images", "import", str(image.archive), timeout=300)
+            found = re.findall(r"unpacking (\S+) \(sha256:", output)
+            name = found[0] if found else image.name
+            ctr("images", "label", name, PINNED_LABEL)
+            mark.write_text(f"{image.digest} as {name}\n")
             imported.append(image.name)
-            progress.note(f"imported {image.name}")
+            stored.append(name)
+            progress.note(f"imported {image.name}" + (f" (stored as {name})" if name != image.name else ""))
         present = set(ctr("images", "ls", "-q").split())
     except ClusterError as err:
         raise StackError(f"{err}: is the local cluster up? (python3 -m localcluster up)") from None
-    missing = [image.name for image in images if image.name not in present]
+    missing = [name for name in stored if name not in present]
     if missing:
         raise StackError(f"images not in containerd after import: {', '.join(missing)}")
     return imported

@@ -43,6 +43,11 @@ PERMANENT = [
         "no registry in reach",
     ),
     ("CreateContainerConfigError", 'configmap "assets" not found', "a ConfigMap or Secret that does not exist"),
+    (
+        "FailedMount",
+        'MountVolume.SetUp failed for volume "systemd-bus" : hostPath type check failed: /run/systemd is not a directory',
+        "a host path the node lacks",
+    ),
 ]
 TRANSIENT = [
     (
@@ -102,7 +107,7 @@ def fake_kube(events: list[tuple[str, str]], pod_phase: str = "Pending") -> Kube
     kube.apps = NS(read_namespaced_deployment=lambda name, namespace: deployment)
     kube.core = NS(
         list_namespaced_event=lambda namespace, field_selector: NS(items=warning),
-        list_namespaced_pod=lambda namespace: NS(items=[pod]),
+        list_namespaced_pod=lambda namespace, label_selector="": NS(items=[pod]),
         list_namespaced_persistent_volume_claim=lambda namespace: NS(items=[]),
     )
     return kube  # type: ignore[no-any-return]

@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "s3_bucket_prefix": "p",
     "lab_report_dir": Path("reports"),
     "require": "",
+    "s3_server": "auto",
 }
 
 
@@ -70,6 +71,8 @@ def test_defaults_without_cluster() -> None:
         ({"s3_endpoint": "minio:9000"}, "use a URL like http://"),
         ({"kind_image_archive": [Path("/nonexistent/image.tar")]}, "no such file"),
         ({"context": "x"}, "go with --cluster existing"),
+        ({"s3_server": "in-cluster", "s3_endpoint": "http://192.0.2.10:9000"}, "drop --s3-endpoint"),
+        ({"cluster": "eks", "eks_cluster": "c", "eks_region": "eu-west-1", "s3_server": "in-cluster"}, "drop --s3-server in-cluster"),
     ],
 )
 def test_bad_values_name_the_fix(given: dict[str, Any], fix: str) -> None:

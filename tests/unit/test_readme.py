@@ -3,6 +3,7 @@ installs, its tox environment exists, its Python module is in the checkout."""
 
 from __future__ import annotations
 
+import argparse
 import configparser
 import importlib.util
 import os
@@ -40,6 +41,15 @@ def commands(readme: Path) -> list[str]:
 CASES = [(readme, line) for readme in READMES for line in commands(readme)]
 
 
+TOOLS = ("localcluster", "s3stack")
+
+
+def subcommands(module: str) -> set[str]:
+    """The subcommands a tool's argparse parser accepts."""
+    parser = importlib.import_module(f"{module}.cli").parser()
+    return {name for action in parser._actions if isinstance(action, argparse._SubParsersAction) for name in action.choices}
+
+
 def problem(words: list[str]) -> str | None:
     """Why one command would not run as written on a fresh checkout, or None."""
     program, args = words[0], words[1:]
@@ -57,6 +67,9 @@ def problem(words: list[str]) -> str | None:
         module = args[args.index("-m") + 1]
         if module not in ("venv", "pip") and importlib.util.find_spec(module) is None:
             return f"no module {module} in the checkout"
+        rest = args[args.index("-m") + 2 :]
+        if module in TOOLS and rest and rest[0] not in subcommands(module):
+            return f"{module} has no subcommand {rest[0]}"
     if program.startswith(".ci/") and not os.access(ROOT / program, os.X_OK):
         return f"{program} is not an executable script"
     return None
@@ -77,6 +90,7 @@ def test_command_runs_as_written(readme: Path, line: str) -> None:
         (".venv/bin/pytest tests/lab --eks-plan", "the set-up line installs no .venv/bin/pytest"),
         (".venv/bin/tox -e nightly", "tox.ini has no environment nightly"),
         (".venv/bin/tox exec -e lab -- python -m fixtures.eks.nothing", "no module fixtures.eks.nothing in the checkout"),
+        ("python3 -m s3stack up", "s3stack has no subcommand up"),
     ],
 )
 def test_the_check_catches_a_broken_command(line: str, why: str) -> None:

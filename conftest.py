@@ -8,11 +8,13 @@ pytest.register_assert_rewrite("fixtures")
 pytest_plugins = [
     "fixtures.options",
     "fixtures.outcomes",
+    "fixtures.summary",
     "fixtures.transcript",
     "fixtures.diagnostics",
     "fixtures.cleanup",
     "fixtures.s3",
     "fixtures.cluster",
     "fixtures.labrun",
+    "fixtures.pages",
     "fixtures.eks.plugin",
 ]

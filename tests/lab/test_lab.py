@@ -11,7 +11,7 @@ import hashlib
 
 import pytest
 
-from fixtures import invariants, verdict
+from fixtures import invariants, summary, verdict
 from fixtures.kube import PodInfo
 from fixtures.lab import CONTENT_IMAGE, CONTENT_SOURCE, NEW_IMAGE, REPLICAS, SECOND_NEW_IMAGE, TMP_DIR
 from fixtures.labrun import LabRun
@@ -42,7 +42,10 @@ def write_in_one_read_in_other(run: LabRun, t: Transcript, *, writer: PodInfo, r
     run.touch(t, writer, name)
     wrote = run.ls(t, writer)
     assert name in wrote, f"touch succeeded but pod {writer.name} does not list {name}: {wrote}"
-    verdict.check(run.variant, name, writer, wrote, reader, run.ls(t, reader))
+    read = run.ls(t, reader)
+    if run.config is not None:
+        summary.observe(run.config, summary.Observation(run.variant, name, writer, tuple(wrote), reader, tuple(read)))
+    verdict.check(run.variant, name, writer, wrote, reader, read)
 
 
 def test_lab_scenario(lab: LabRun, transcript: Transcript) -> None:

@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "lab_report_dir": Path("reports"),
     "require": "",
     "s3_server": "auto",
+    "lab_page": [],
+    "page_strict": False,
 }
 
 
@@ -72,6 +74,8 @@ def test_defaults_without_cluster() -> None:
         ({"kind_image_archive": [Path("/nonexistent/image.tar")]}, "no such file"),
         ({"context": "x"}, "go with --cluster existing"),
         ({"s3_server": "in-cluster", "s3_endpoint": "http://192.0.2.10:9000"}, "drop --s3-endpoint"),
+        ({"lab_page": [Path("/nonexistent/page.md")]}, "no such file"),
+        ({"lab_page": [Path(__file__)]}, "no front matter"),
         ({"cluster": "eks", "eks_cluster": "c", "eks_region": "eu-west-1", "s3_server": "in-cluster"}, "drop --s3-server in-cluster"),
     ],
 )

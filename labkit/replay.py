@@ -1,0 +1,162 @@
+"""Running a lab page's commands, in order, the way its readers (and the harness) run them.
+
+Each block runs in one `bash` with `set -e`, as the harness runs it; markers between the
+commands (on stdout and stderr) give each command its own output. Only exported variables
+reach the next block. A command the harness would drop after a blank line is run too, and
+marked; a `test=false` block is not run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labkit.compare import Comparison, Verdict, compare
+from labkit.page import Block, Command, Page
+
+# Commands whose output has no order of its own: their lines are compared as a set.
+UNORDERED = re.compile(r"\bkubectl\b.*\bget\s+(events|ev)\b|^\s*(env|printenv|find)\b")
+
+
+@dataclass
+class CommandResult:
+    command: Command
+    ran: bool
+    exit_code: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    comparison: Comparison = field(default_factory=lambda: Comparison(Verdict.NOT_COMPARED, "not run"))
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BlockResult:
+    block: Block
+    commands: list[CommandResult]
+    seconds: float = 0.0
+    failure: str | None = None  # a command failed (non-zero exit, not expected) or the block timed out
+
+    @property
+    def verdict(self) -> Verdict:
+        verdicts = {result.comparison.verdict for result in self.commands}
+        for verdict in (Verdict.DIFFERS, Verdict.MATCHES):
+            if verdict in verdicts:
+                return verdict
+        return Verdict.NOT_COMPARED
+
+
+def _split(text: str, mark: str) -> dict[int, str]:
+    """Per-command output: the text after each `mark N` line, up to the next mark."""
+    parts: dict[int, str] = {}
+    current: int | None = None
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if line.startswith(mark):
+            if current is not None:
+                parts[current] = "\n".join(lines)
+            tail = line[len(mark) :].strip()
+            current, lines = (int(tail) if tail.isdigit() else None), []
+        elif current is not None:
+            lines.append(line)
+    if current is not None:
+        parts[current] = "\n".join(lines)
+    # The newline printed before each mark ends the previous command's output.
+    return {key: value[:-1] if value.endswith("\n") else value for key, value in parts.items()}
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    pairs = path.read_bytes().split(b"\0")
+    return dict(item.decode(errors="replace").split("=", 1) for item in pairs if b"=" in item)
+
+
+class Replay:
+    """One page's shell session: the environment exported so far, carried block to block."""
+
+    def __init__(self, env: Mapping[str, str], workdir: Path) -> None:
+        self.env = dict(env)
+        self.workdir = workdir
+
+    def run_block(self, block: Block) -> BlockResult:
+        if not block.tested:
+            return BlockResult(
+                block,
+                [CommandResult(c, False, comparison=Comparison(Verdict.NOT_COMPARED, "its block says test=false")) for c in block.commands],
+            )
+        mark = f"@@labkit-{secrets.token_hex(4)}@@ "
+        runnable = list(block.commands)
+        with tempfile.TemporaryDirectory(dir=self.workdir) as scratch:
+            env_file = Path(scratch) / "env"
+            script = ["set -e"]
+            for number, command in enumerate(runnable):
+                script.append(f"printf '\\n%s%d\\n' '{mark}' {number}; printf '\\n%s%d\\n' '{mark}' {number} >&2")
+                script.append(command.text)
+            script.append(f"printf '\\n%sdone\\n' '{mark}'; env -0 > {env_file}")
+            started = time.monotonic()
+            process = subprocess.Popen(
+                ["bash", "-c", "\n".join(script)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                env=self.env,
+                cwd=self.workdir,
+                start_new_session=True,
+            )
+            timed_out = False
+            try:
+                stdout, stderr = process.communicate(timeout=block.timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                stdout, stderr = process.communicate()
+                timed_out = True
+            seconds = time.monotonic() - started
+            exported = _read_env(env_file)
+        outs, errs = _split(stdout, mark), _split(stderr, mark)
+        reached = max(outs) if outs else -1
+        finished = f"{mark}done" in stdout
+        results = []
+        for number, command in enumerate(runnable):
+            result = CommandResult(command, number <= reached, stdout=outs.get(number, ""), stderr=errs.get(number, ""))
+            if result.ran:
+                last = number == reached and not finished
+                result.exit_code = (process.returncode if not timed_out else None) if last else 0
+                result.comparison = compare(command.output, result.stdout.split("\n"), unordered=bool(UNORDERED.search(command.text)))
+            else:
+                result.comparison = Comparison(Verdict.NOT_COMPARED, "not run: a command before it failed")
+            for note in (command.harness_drops, command.harness_breaks):
+                if note:
+                    result.notes.append(f"the workshop's harness would not run this as written: {note}")
+            results.append(result)
+        outcome = BlockResult(block, results, seconds)
+        if timed_out:
+            outcome.failure = f"block at line {block.line} ran over its timeout of {block.timeout}s"
+        elif not finished and not block.expect_error:
+            failed = results[reached] if reached >= 0 else None
+            where = f"line {failed.command.line}" if failed else f"the block at line {block.line}"
+            outcome.failure = f"the command at {where} exited {process.returncode}"
+        if finished:
+            self.env = exported
+        if block.wait and not timed_out:
+            time.sleep(min(block.wait, 600))
+        return outcome
+
+    def run(self, page: Page) -> list[BlockResult]:
+        """Every block in order; after a failure the rest is reported as not run, as the harness does."""
+        results: list[BlockResult] = []
+        for block in page.blocks:
+            if any(r.failure for r in results):
+                skipped = Comparison(Verdict.NOT_COMPARED, "not run: an earlier block failed")
+                results.append(BlockResult(block, [CommandResult(c, False, comparison=skipped) for c in block.commands]))
+                continue
+            results.append(self.run_block(block))
+        return results

@@ -1,0 +1,110 @@
+"""The lab page's language (read as the workshop's harness reads it), the comparison of
+documented and live output, and the replay of a page in bash (no cluster: plain commands)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from labkit import compare, page, replay
+from labkit.compare import Verdict
+
+PAGES = Path(__file__).resolve().parent.parent / "data" / "pages"
+RULES = PAGES / "harness-rules.md"
+
+
+def test_the_parser_reads_blocks_commands_outputs_and_annotations() -> None:
+    read = page.parse(RULES)
+    assert read.title.startswith("The harness's reading rules")
+    assert [b.line for b in read.blocks] == [7, 20, 31, 35, 39]
+    first = read.blocks[0]
+    assert [c.text for c in first.commands][:3] == ["export GREETING=hello", "LOCAL=only-here", 'echo "$GREETING $LOCAL"']
+    assert first.commands[2].output == ["hello only-here"]
+    assert read.blocks[1].timeout == 5
+    assert not read.blocks[2].tested
+    assert read.warnings == ["line 31: unknown block annotation 'color' (the harness ignores it)"]
+
+
+def test_what_the_harness_drops_or_breaks_is_marked() -> None:
+    read = page.parse(RULES)
+    after_blank = read.blocks[0].commands[-1]
+    assert after_blank.text == "echo dropped-by-harness"
+    assert after_blank.harness_drops is not None
+    assert "blank line" in after_blank.harness_drops
+    heredoc = read.blocks[1].commands[1]
+    assert heredoc.text == "cat <<'END'\none\ntwo\nEND"
+    assert heredoc.output == ["one", "two"]
+    assert heredoc.harness_breaks is not None
+    assert "knows only <<EOF" in heredoc.harness_breaks
+
+
+def test_continuations_join_and_namespaces_are_found() -> None:
+    read = page.parse(PAGES / "ephemeral-storage-sample.md")
+    assert read.namespaces == ["assets"]
+    listing = read.blocks[0].commands[0]
+    assert listing.text.endswith('-n assets -- bash -c "ls /usr/share/nginx/html/assets/"')
+    assert len(listing.output) == 6
+
+
+def test_a_page_without_front_matter_is_refused_with_the_fix(tmp_path: Path) -> None:
+    bare = tmp_path / "bare.md"
+    bare.write_text("```bash\n$ true\n```\n")
+    with pytest.raises(page.PageError, match="no front matter"):
+        page.parse(bare)
+
+
+@pytest.mark.parametrize(
+    ("documented", "live", "verdict"),
+    [
+        (["a.jpg", "b.jpg <-----------"], ["a.jpg", "b.jpg"], Verdict.MATCHES),
+        (["assets-7c9f8b6d5f-x2x9q   1/1   Running   0   3m12s"], ["assets-6cc4495b45-2k862 1/1 Running 0 12s"], Verdict.MATCHES),
+        (
+            ["Name: assets", "[...]", "  Mounts:", "    /tmp from tmp-volume (rw)", "[...]"],
+            ["Name: assets", "x", "  Mounts:", "    /tmp from tmp-volume (rw)", "y"],
+            Verdict.MATCHES,
+        ),
+        (
+            ["Name: assets", "[...]", "  Mounts:", "    /data from d (rw)"],
+            ["Name: assets", "  Mounts:", "    /tmp from tmp-volume (rw)"],
+            Verdict.DIFFERS,
+        ),
+        (
+            ['deployment "assets" successfully rolled out'],
+            [
+                'Waiting for deployment "assets" rollout to finish: 1 of 2 updated replicas are available...',
+                'deployment "assets" successfully rolled out',
+            ],
+            Verdict.MATCHES,
+        ),
+        (["a.jpg", "newproduct_1.jpg"], ["a.jpg"], Verdict.DIFFERS),
+        (["b", "a"], ["a", "b"], Verdict.DIFFERS),  # ls orders: another order is a difference
+        ([], ["anything"], Verdict.NOT_COMPARED),
+    ],
+)
+def test_documented_against_live(documented: list[str], live: list[str], verdict: Verdict) -> None:
+    assert compare.compare(documented, live).verdict is verdict
+
+
+def test_a_difference_comes_with_a_diff_naming_the_documented_line() -> None:
+    found = compare.compare(["a.jpg", "newproduct_1.jpg"], ["a.jpg"])
+    assert "-newproduct_1.jpg" in found.detail
+
+
+def test_unordered_commands_compare_as_sets() -> None:
+    assert compare.compare(["b", "a"], ["a", "b"], unordered=True).verdict is Verdict.MATCHES
+
+
+def test_the_replay_runs_each_block_in_one_bash_and_keeps_only_exports(tmp_path: Path) -> None:
+    results = replay.Replay({"PATH": os.environ["PATH"], "HOME": str(tmp_path)}, tmp_path).run(page.parse(RULES))
+    first, second, skipped, failing, after = results
+    assert [c.comparison.verdict for c in first.commands[2:]] == [Verdict.MATCHES, Verdict.DIFFERS, Verdict.MATCHES]
+    assert first.commands[-1].notes  # run, though the harness would drop it
+    assert second.commands[0].stdout == "hello none"  # GREETING was exported, LOCAL was not
+    assert second.verdict is Verdict.MATCHES
+    assert not any(c.ran for c in skipped.commands)
+    assert failing.failure == "the command at line 36 exited 1"
+    assert failing.commands[0].exit_code == 1
+    assert not after.commands[0].ran
+    assert after.commands[0].comparison.detail == "not run: an earlier block failed"

@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "s3_server": "auto",
     "lab_page": [],
     "page_strict": False,
+    "lab_source": None,
 }
 
 
@@ -75,6 +76,8 @@ def test_defaults_without_cluster() -> None:
         ({"context": "x"}, "go with --cluster existing"),
         ({"s3_server": "in-cluster", "s3_endpoint": "http://192.0.2.10:9000"}, "drop --s3-endpoint"),
         ({"lab_page": [Path("/nonexistent/page.md")]}, "no such file"),
+        ({"lab_source": Path("/nonexistent/workshop")}, "no such directory"),
+        ({"lab_source": Path(__file__).parent}, "not a workshop checkout the suite knows"),
         ({"lab_page": [Path(__file__)]}, "no front matter"),
         ({"cluster": "eks", "eks_cluster": "c", "eks_region": "eu-west-1", "s3_server": "in-cluster"}, "drop --s3-server in-cluster"),
     ],

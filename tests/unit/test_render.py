@@ -44,13 +44,13 @@ def test_value_that_would_change_the_yaml_is_refused() -> None:
 
 
 def test_s3_overlay_needs_its_values() -> None:
-    with pytest.raises(render.ManifestError, match=r"unknown variable \$\{(S3_BUCKET|AWS_REGION)\}"):
+    with pytest.raises(render.ManifestError, match=r"variable \$\{(S3_BUCKET|AWS_REGION)\} has no value for this run"):
         render.render(by_name("s3-pv"), {})
 
 
 def test_missing_overlay_is_named() -> None:
     with pytest.raises(render.ManifestError, match=r"no kustomization\.yaml"):
-        render.kustomize("overlays/nope")
+        render.kustomize(settings.MANIFESTS / "overlays" / "nope")
 
 
 def test_for_run_isolates_and_labels() -> None:

@@ -1,0 +1,56 @@
+"""Lab sources: the suite's copy or a workshop checkout, recognised from its files, each
+variant's path and variables as data (sample trees written for these tests)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fixtures import render
+from fixtures.variants import by_name
+from labkit import sources
+
+TREES = Path(__file__).resolve().parent.parent / "data" / "workshop"
+
+
+def test_each_layout_is_recognised_from_its_files() -> None:
+    assert sources.detect(TREES / "assets-layout").layout.name == "workshop-assets"
+    ui = sources.detect(TREES / "ui-layout")
+    assert ui.layout.name == "workshop-ui"
+    assert ui.layout.not_live is not None
+
+
+def test_an_unknown_tree_names_what_was_looked_for(tmp_path: Path) -> None:
+    with pytest.raises(sources.SourceError, match=r"looked for workshop-assets: manifests/base-application/assets/kustomization.yaml"):
+        sources.detect(tmp_path)
+
+
+def test_a_missing_variant_path_is_one_line_naming_it(tmp_path: Path) -> None:
+    shutil.copytree(TREES / "assets-layout", tmp_path / "tree")
+    source = sources.detect(tmp_path / "tree")
+    shutil.rmtree(tmp_path / "tree" / "manifests" / "base-application" / "assets")
+    with pytest.raises(
+        render.ManifestError, match=r"^emptydir: .*manifests/base-application/assets/kustomization.yaml is missing in workshop-assets"
+    ):
+        render.render(by_name("emptydir"), {}, source=source)
+
+
+def test_workshop_variables_are_filled_the_workshops_way() -> None:
+    docs = render.render(
+        by_name("s3-pv"), {"S3_BUCKET": "lab-bucket", "AWS_REGION": "eu-west-1"}, source=sources.detect(TREES / "assets-layout")
+    )
+    data = render.one(docs, "ConfigMap", "bucket")["data"]
+    assert data == {"bucket": "lab-bucket", "region": "eu-west-1", "untouched": "$HOME-is-not-the-labs"}
+
+
+def test_a_workshop_variable_without_a_value_is_an_error() -> None:
+    with pytest.raises(render.ManifestError, match=r"variable \$\{BUCKET_NAME\} has no value for this run"):
+        render.render(by_name("s3-pv"), {"AWS_REGION": "eu-west-1"}, source=sources.detect(TREES / "assets-layout"))
+
+
+def test_the_built_in_source_is_the_variant_rows() -> None:
+    source = render.built_in()
+    for name in ("emptydir", "s3-pv"):
+        assert source.overlay(name).relative_to(source.root).as_posix() == by_name(name).overlay

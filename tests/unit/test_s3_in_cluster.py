@@ -45,11 +45,12 @@ def test_generated_keys_are_masked_everywhere() -> None:
     assert keys.secret_access_key not in redact.text(f"env: {keys.access_key_id} {keys.secret_access_key}")
 
 
-def fake_kube(driver: bool) -> Kube:
+def fake_kube(driver: bool, release: str | None = None) -> Kube:
     def read_csi_driver(name: str) -> Any:
         if not driver:
             raise ApiException(status=404)
-        return NS(metadata=NS(name=name))
+        annotations = {"meta.helm.sh/release-name": release} if release else None
+        return NS(metadata=NS(name=name, annotations=annotations))
 
     kube: Any = Kube.__new__(Kube)
     kube.storage = NS(read_csi_driver=read_csi_driver)
@@ -84,6 +85,15 @@ def test_auto_picks_the_in_cluster_server_only_without_endpoint_credentials_or_d
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
     monkeypatch.setattr(s3, "has_credentials", lambda: credentials)
     assert s3.resolve_server(opts(**given), fake_kube(driver)) == expected
+
+
+def test_a_driver_left_by_a_killed_run_is_named_with_its_removal() -> None:
+    why = s3.in_cluster_unmet(fake_kube(driver=True, release="s3-csi-oldrun1"))
+    assert why is not None
+    assert why.endswith(
+        f"`kubectl delete ns,pv -l {settings.LABEL_RUN}=oldrun1 --wait && helm uninstall s3-csi-oldrun1 -n kube-system && "
+        "kubectl delete secret s3-csi-keys-oldrun1 -n kube-system`"
+    )
 
 
 def test_in_cluster_refuses_a_driver_it_did_not_install() -> None:

@@ -14,7 +14,8 @@ pytest_plugins = [
     "fixtures.cleanup",
     "fixtures.s3",
     "fixtures.cluster",
-    "fixtures.labrun",
+    "fixtures.parametrize",
+    "fixtures.deploy",
     "fixtures.pages",
     "fixtures.eks.plugin",
 ]

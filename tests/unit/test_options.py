@@ -174,7 +174,7 @@ def test_unreachable_api_server_is_one_clear_line(pytester: pytest.Pytester, tmp
 _CONFTEST = f"""
 import sys
 sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
-pytest_plugins = ["fixtures.options", "fixtures.outcomes", "fixtures.transcript", "fixtures.diagnostics", "fixtures.cleanup", "fixtures.s3", "fixtures.cluster", "fixtures.labrun"]
+pytest_plugins = ["fixtures.options", "fixtures.outcomes", "fixtures.transcript", "fixtures.diagnostics", "fixtures.cleanup", "fixtures.s3", "fixtures.cluster", "fixtures.parametrize", "fixtures.deploy"]
 """
 
 

@@ -93,11 +93,10 @@ class Replay:
                 [CommandResult(c, False, comparison=Comparison(Verdict.NOT_COMPARED, "its block says test=false")) for c in block.commands],
             )
         mark = f"@@labkit-{secrets.token_hex(4)}@@ "
-        runnable = list(block.commands)
         with tempfile.TemporaryDirectory(dir=self.workdir) as scratch:
             env_file = Path(scratch) / "env"
             script = ["set -e"]
-            for number, command in enumerate(runnable):
+            for number, command in enumerate(block.commands):
                 script.append(f"printf '\\n%s%d\\n' '{mark}' {number}; printf '\\n%s%d\\n' '{mark}' {number} >&2")
                 script.append(command.text)
             script.append(f"printf '\\n%sdone\\n' '{mark}'; env -0 > {env_file}")
@@ -125,7 +124,7 @@ class Replay:
         reached = max(outs) if outs else -1
         finished = f"{mark}done" in stdout
         results = []
-        for number, command in enumerate(runnable):
+        for number, command in enumerate(block.commands):
             result = CommandResult(command, number <= reached, stdout=outs.get(number, ""), stderr=errs.get(number, ""))
             if result.ran:
                 last = number == reached and not finished

@@ -9,7 +9,7 @@ checkout, never from a list of commits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 S3_MODULE = "manifests/modules/fundamentals/storage/s3/deployment"
@@ -34,33 +34,36 @@ class Layout:
     # Why the live scenario cannot run on this layout yet, if it cannot.
     not_live: str | None = None
     static_facts: bool = True  # the lab's invariants (the assets app's facts) apply
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 # The values the suite has for a run; the suite's copy names its variables after them.
 SUITE_VALUES = ("S3_BUCKET", "AWS_REGION", "S3_ENDPOINT")
 # The workshop's names; S3_ENDPOINT is the suite's own component, added to either tree.
 WORKSHOP_VARIABLES = {"BUCKET_NAME": "S3_BUCKET", "AWS_REGION": "AWS_REGION", "S3_ENDPOINT": "S3_ENDPOINT"}
+
+
+def _workshop(app: str, description: str, not_live: str | None = None) -> Layout:
+    """A workshop tree: the baseline is the base application's `app`, the S3 module builds on it."""
+    base = f"base-application/{app}"
+    return Layout(
+        name=f"workshop-{app}",
+        description=description,
+        markers=(f"manifests/{base}/kustomization.yaml", f"{S3_MODULE}/kustomization.yaml"),
+        base_app=base,
+        overlays={"emptydir": f"manifests/{base}", "s3-pv": S3_MODULE},
+        variables=WORKSHOP_VARIABLES,
+        envsubst=True,
+        not_live=not_live,
+        static_facts=not_live is None,
+    )
+
+
 WORKSHOP_LAYOUTS: tuple[Layout, ...] = (
-    Layout(
-        name="workshop-assets",
-        description="the workshop tree of the lab page: the `assets` app, its S3 module on top",
-        markers=("manifests/base-application/assets/kustomization.yaml", f"{S3_MODULE}/kustomization.yaml"),
-        base_app="base-application/assets",
-        overlays={"emptydir": "manifests/base-application/assets", "s3-pv": S3_MODULE},
-        variables=WORKSHOP_VARIABLES,
-        envsubst=True,
-    ),
-    Layout(
-        name="workshop-ui",
-        description="the workshop's current tree: the S3 module on the `ui` app",
-        markers=("manifests/base-application/ui/kustomization.yaml", f"{S3_MODULE}/kustomization.yaml"),
-        base_app="base-application/ui",
-        overlays={"emptydir": "manifests/base-application/ui", "s3-pv": S3_MODULE},
-        variables=WORKSHOP_VARIABLES,
-        envsubst=True,
+    _workshop("assets", "the workshop tree of the lab page: the `assets` app, its S3 module on top"),
+    _workshop(
+        "ui",
+        "the workshop's current tree: the S3 module on the `ui` app",
         not_live="the ui layout's live run needs a stand-in ui image and its own lab facts (app ui, its uid/gid and paths), not built yet",
-        static_facts=False,
     ),
 )
 

@@ -40,12 +40,12 @@ def binaries(versions: Versions) -> Binaries:
     return Binaries(kube_dir(versions), etcd_dir(versions) / "etcd")
 
 
-def inputs_digest(command: str, *extra: str) -> str:
+def inputs_digest(command: str, *extra: str, source: Path = GO_SRC) -> str:
     """Digest of go.mod, go.sum and one command's sources: a change to them means a rebuild."""
     digest = hashlib.sha256()
-    files = [GO_SRC / "go.mod", GO_SRC / "go.sum", *sorted((GO_SRC / "cmd" / command).glob("*.go"))]
+    files = [source / "go.mod", source / "go.sum", *sorted((source / "cmd" / command).glob("*.go"))]
     for path in files:
-        digest.update(str(path.relative_to(GO_SRC)).encode())
+        digest.update(str(path.relative_to(source)).encode())
         digest.update(path.read_bytes())
     for item in extra:
         digest.update(item.encode())
@@ -82,7 +82,7 @@ def go_binary() -> str:
     return go
 
 
-def go_build(package: str, output: Path, ldflags: str, log: Path, label: str) -> None:
+def go_build(package: str, output: Path, ldflags: str, log: Path, label: str, source: Path = GO_SRC) -> None:
     """Run one `go build`, logging to `log` and printing a heartbeat while it runs."""
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".tmp")
@@ -91,7 +91,7 @@ def go_build(package: str, output: Path, ldflags: str, log: Path, label: str) ->
     with log.open("a") as sink:
         sink.write(f"$ {' '.join(command)}\n")
         sink.flush()
-        process = subprocess.Popen(command, cwd=GO_SRC, env=go_env(), stdout=sink, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=source, env=go_env(), stdout=sink, stderr=subprocess.STDOUT)
         while True:
             try:
                 code = process.wait(timeout=HEARTBEAT_SECONDS)

@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import tarfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,8 @@ BUSYBOX = Path("/bin/busybox")
 BASH_STATIC = Path("/bin/bash-static")
 MTIME = 946684800  # 2000-01-01: fixed, so the same inputs give the same image
 PINNED_LABEL = "io.cri-containerd.pinned=pinned"
+BUILD_DIR = CACHE_DIR / "images"
+PAUSE_BINARY = BUILD_DIR / "labpause"  # the pod sandbox's program (kind's node image uses it too)
 
 
 @dataclass
@@ -63,8 +66,8 @@ class Layer:
         return self.buffer.getvalue()
 
 
-def docker_archive(name: str, layer: bytes, config: dict[str, object]) -> bytes:
-    """A `docker save`-style archive holding one single-layer image named `name`."""
+def docker_archive(name: str, layer: bytes, config: dict[str, object], also: Sequence[str] = ()) -> bytes:
+    """A `docker save`-style archive holding one single-layer image named `name` (and `also`)."""
     diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
     image_config = {
         "architecture": "amd64",
@@ -77,7 +80,7 @@ def docker_archive(name: str, layer: bytes, config: dict[str, object]) -> bytes:
     config_bytes = json.dumps(image_config, sort_keys=True).encode()
     config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
     layer_name = diff_id.removeprefix("sha256:") + "/layer.tar"
-    manifest = [{"Config": config_name, "RepoTags": [name], "Layers": [layer_name]}]
+    manifest = [{"Config": config_name, "RepoTags": [name, *also], "Layers": [layer_name]}]
     out = Layer()
     out.file(config_name, config_bytes)
     out.directory(layer_name.split("/")[0])
@@ -190,10 +193,10 @@ def _write(name: str, layer: bytes, config: dict[str, object], directory: Path) 
 
 def build_images(versions: Versions, progress: Progress) -> list[BuiltImage]:
     """Build both archives (seconds: two small static Go programs and two tarballs)."""
-    directory = CACHE_DIR / "images"
+    directory = BUILD_DIR
     directory.mkdir(parents=True, exist_ok=True)
     log = directory / "build.log"
-    pause_bin, server_bin = directory / "labpause", directory / "assets-server"
+    pause_bin, server_bin = PAUSE_BINARY, directory / "assets-server"
     for command, binary in (("labpause", pause_bin), ("assets-server", server_bin)):
         stamp = directory / f".built-{command}"
         digest = inputs_digest(command, "-s -w")

@@ -170,7 +170,7 @@ def build_tools(progress: Progress) -> Path:
 
 def build_all(versions: Versions, progress: Progress) -> Artifacts:
     """Build what is missing, one heavy build at a time (2 cores)."""
-    packages.ensure(progress)
+    packages.ensure(progress.note)
     mount_s3 = build_mount_s3(versions, progress)
     driver_dir = build_driver(versions, progress)
     versitygw = build_versitygw(versions, progress)

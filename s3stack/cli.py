@@ -16,7 +16,7 @@ from s3stack.ui import Progress, StackError, say, warn
 from s3stack.versions import load as load_versions
 
 
-def _built(progress: Progress) -> list[images.Image]:
+def built_images(progress: Progress) -> list[images.Image]:
     versions = load_versions()
     artifacts = build.build_all(versions, progress)
     names = images.names_from_manifest(images.chart_manifest(artifacts, versions))
@@ -25,7 +25,7 @@ def _built(progress: Progress) -> list[images.Image]:
 
 def cmd_build(_: argparse.Namespace) -> int:
     progress = Progress()
-    _built(progress)
+    built_images(progress)
     progress.note("build done")
     return 0
 
@@ -51,7 +51,7 @@ def cmd_load(_: argparse.Namespace) -> int:
     progress = Progress()
     if not kube.api_reachable():
         raise StackError("the local cluster is not running: python3 -m localcluster up")
-    built = _built(progress)
+    built = built_images(progress)
     images.import_images(built, progress)
     _prepare_host()
     say("images: " + ", ".join(image.name for image in built))

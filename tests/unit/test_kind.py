@@ -142,3 +142,12 @@ def test_tox_kind_passes_the_kind_provider_through() -> None:
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(ROOT / "tox.ini")
     assert "KIND_EXPERIMENTAL_PROVIDER" in parser["testenv:kind"]["pass_env"]
+
+
+@pytest.mark.parametrize("cgroup_v1", [True, False])
+def test_cgroup_v1_engines_get_the_kubelet_patch(cgroup_v1: bool) -> None:
+    cfg = kind.config("storage-lab", 2, "node:v", cgroup_v1)
+    patches = cfg.get("kubeadmConfigPatches", [])
+    assert (kind.CGROUP_V1_PATCH in patches) is cgroup_v1
+    if cgroup_v1:
+        assert yaml.safe_load(patches[0]) == {"kind": "KubeletConfiguration", "failCgroupV1": False}

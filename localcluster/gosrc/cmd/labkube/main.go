@@ -14,7 +14,9 @@ import (
 	_ "time/tzdata" // CronJob time zones (controller-manager, apiserver)
 
 	"github.com/spf13/cobra"
+	_ "k8s.io/client-go/plugin/pkg/client/auth"
 	"k8s.io/component-base/cli"
+	"k8s.io/component-base/logs"
 	_ "k8s.io/component-base/logs/json/register"
 	_ "k8s.io/component-base/metrics/prometheus/clientgo"
 	_ "k8s.io/component-base/metrics/prometheus/version"
@@ -22,6 +24,9 @@ import (
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubectl "k8s.io/kubectl/pkg/cmd"
+	kubeadm "k8s.io/kubernetes/cmd/kubeadm/app"
+	kubeadmerrors "k8s.io/kubernetes/cmd/kubeadm/app/util/errors"
 	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 )
 
@@ -35,9 +40,24 @@ var components = map[string]func() *cobra.Command{
 	"kube-proxy":              proxy.NewProxyCommand,
 }
 
+// tools are the clients a kind node needs beside the kubelet. Each parses os.Args itself, so
+// it runs with os.Args rewritten to its own name and arguments.
+var tools = map[string]func(){
+	"kubeadm": func() { kubeadmerrors.HandleError(kubeadm.Run()) },
+	"kubectl": func() {
+		logs.GlogSetter(kubectl.GetLogVerbosity(os.Args)) //nolint:errcheck
+		if err := cli.RunNoErrOutput(kubectl.NewDefaultKubectlCommand()); err != nil {
+			os.Exit(1)
+		}
+	},
+}
+
 func names() []string {
-	out := make([]string, 0, len(components))
+	out := make([]string, 0, len(components)+len(tools))
 	for name := range components {
+		out = append(out, name)
+	}
+	for name := range tools {
 		out = append(out, name)
 	}
 	sort.Strings(out)
@@ -47,12 +67,18 @@ func names() []string {
 func main() {
 	name := filepath.Base(os.Args[0])
 	args := os.Args[1:]
-	if _, ok := components[name]; !ok {
+	_, isComponent := components[name]
+	if _, isTool := tools[name]; !isComponent && !isTool {
 		if len(args) == 0 {
 			fmt.Fprintf(os.Stderr, "usage: %s COMPONENT [flags]\ncomponents: %v\n", name, names())
 			os.Exit(2)
 		}
 		name, args = args[0], args[1:]
+	}
+	if run, ok := tools[name]; ok {
+		os.Args = append([]string{name}, args...)
+		run()
+		os.Exit(0)
 	}
 	newCommand, ok := components[name]
 	if !ok {

@@ -1,0 +1,1 @@
+"""kind clusters on a machine with no registry: Docker's engine, kind, and a node image built here."""

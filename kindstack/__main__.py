@@ -1,0 +1,5 @@
+import sys
+
+from kindstack.cli import main
+
+sys.exit(main())

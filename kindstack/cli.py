@@ -1,0 +1,155 @@
+"""``python3 -m kindstack build|up|down|status|run``: kind where no registry is reachable.
+
+Where Docker runs and registries answer, kind needs nothing from here: `run` uses that engine
+and kind's published node image. Where neither holds (this project's CI machine), `run` starts
+an engine of its own, builds kind and a node image from source, and builds the lab's images for
+`kind load`; `down` removes every container, network and volume of that engine and stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from fixtures.kindenv import KIND_ARCHIVES_ENV, KIND_NODE_IMAGE_ENV
+from kindstack import engine as engines
+from kindstack import nodeimage
+from kindstack.layout import DOCKER_SOCKET, ENGINE_LOG, NODE_IMAGE_REPO
+from kindstack.versions import Versions, load
+from localcluster import images as cluster_images
+from localcluster import wrap
+from localcluster.ui import ClusterError, Progress, say, warn
+from s3stack import cli as s3stack_cli
+from s3stack import packages
+from s3stack import ui as s3stack_ui
+
+STEPS = 4
+
+
+def _engine(mode: str, versions: Versions, progress: Progress) -> engines.Engine:
+    users = engines.users() if mode != "built" else None
+    if users is not None:
+        progress.note("using the Docker engine of this environment" + (f" ({users.host})" if users.host else ""))
+        return users
+    packages.ensure(progress.note, versions.host_packages)
+    programs = nodeimage.build_programs(progress)
+    return engines.start(programs["labrunc"], progress)
+
+
+def _mode(requested: str, engine: engines.Engine) -> str:
+    return requested if requested != "auto" else ("built" if engine.ours else "published")
+
+
+def up(requested: str) -> dict[str, str]:
+    """Engine, kind and (offline) the node image and the lab's images; the command's environment."""
+    progress = Progress(STEPS)
+    versions = load()
+    progress.step("Docker's engine")
+    engine = _engine(requested, versions, progress)
+    mode = _mode(requested, engine)
+    env = engine.env()
+    if mode == "published":
+        progress.step("kind (the published node image is pulled by kind)")
+        kind = nodeimage.build_kind(versions, progress)
+        env["PATH"] = os.pathsep.join([str(kind.parent), os.environ.get("PATH", "")])
+        return env
+    packages.ensure(progress.note, versions.host_packages)
+    progress.step("kind and its node image, built here")
+    built = nodeimage.build(engine, versions, progress)
+    progress.step("the lab's images, for kind load")
+    archives = [
+        image.archive for image in cluster_images.build_images(versions.cluster, progress) if image.name != versions.cluster.pause_image
+    ]
+    archives += [image.archive for image in s3stack_cli.built_images(s3stack_ui.Progress())]
+    progress.step(f"ready: node image {built.node_image}")
+    env.update(
+        {
+            "PATH": nodeimage.tool_path(built),
+            KIND_NODE_IMAGE_ENV: built.node_image,
+            KIND_ARCHIVES_ENV: os.pathsep.join(str(path) for path in archives),
+        }
+    )
+    return env
+
+
+def down() -> None:
+    left = engines.stop(Progress(1))
+    if left:
+        raise ClusterError("down left: " + "; ".join(left) + f" (see {ENGINE_LOG})")
+    say("kindstack: down, no container, network, volume or engine left")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return wrap.around(args.argv, "python3 -m kindstack run -- pytest ...", ClusterError, lambda: up(args.node_image), down)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    for key, value in up(args.node_image).items():
+        say(f"export {key}={value}")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """Build everything; an engine started for it is stopped again."""
+    started = engines.own().host if not engines.users() else ""
+    try:
+        up("built")
+    finally:
+        if started:
+            down()
+    return 0
+
+
+def cmd_down(_: argparse.Namespace) -> int:
+    down()
+    return 0
+
+
+def cmd_status(_: argparse.Namespace) -> int:
+    engine = engines.own()
+    running = engines.running()
+    say(f"engine: {'running on ' + str(DOCKER_SOCKET) if running else 'not running'}")
+    if running:
+        say("containers: " + (", ".join(engine.docker("ps", "-a", "--format", "{{.Names}}").split()) or "none"))
+        say("node images: " + (", ".join(engine.docker("images", NODE_IMAGE_REPO, "--format", "{{.Tag}}").split()) or "none"))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python3 -m kindstack", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    def node_image(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--node-image",
+            choices=("auto", "built", "published"),
+            default="auto",
+            help="built here (offline) or kind's published one; auto: built unless a Docker engine is already reachable",
+        )
+
+    sub.add_parser("build", help="build kind, the node image and the lab's images (cached)").set_defaults(func=cmd_build)
+    up_parser = sub.add_parser("up", help="start the engine when none runs, build what is missing; print the environment for kind")
+    node_image(up_parser)
+    up_parser.set_defaults(func=cmd_up)
+    sub.add_parser("down", help="remove the engine's containers, networks and volumes, and stop it").set_defaults(func=cmd_down)
+    sub.add_parser("status", help="the engine, its containers and node images").set_defaults(func=cmd_status)
+    run = sub.add_parser("run", help="up, run a command (the suite with --cluster kind), then down whatever happened")
+    node_image(run)
+    run.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+    run.set_defaults(func=cmd_run)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except (ClusterError, s3stack_ui.StackError) as err:
+        print(f"kindstack: error: {err}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        warn("kindstack: interrupted")
+        return 130

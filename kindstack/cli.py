@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Sequence
 
 from fixtures.kindenv import KIND_ARCHIVES_ENV, KIND_NODE_IMAGE_ENV
@@ -20,7 +19,7 @@ from kindstack.layout import DOCKER_SOCKET, ENGINE_LOG, NODE_IMAGE_REPO
 from kindstack.versions import Versions, load
 from localcluster import images as cluster_images
 from localcluster import wrap
-from localcluster.ui import ClusterError, Progress, say, warn
+from localcluster.ui import ClusterError, Progress, say
 from s3stack import cli as s3stack_cli
 from s3stack import packages
 from s3stack import ui as s3stack_ui
@@ -55,7 +54,8 @@ def up(requested: str) -> dict[str, str]:
         kind = nodeimage.build_kind(versions, progress)
         env["PATH"] = os.pathsep.join([str(kind.parent), os.environ.get("PATH", "")])
         return env
-    packages.ensure(progress.note, versions.host_packages)
+    if not engine.ours:  # an engine of its own was started after installing them
+        packages.ensure(progress.note, versions.host_packages)
     progress.step("kind and its node image, built here")
     built = nodeimage.build(engine, versions, progress)
     progress.step("the lab's images, for kind load")
@@ -144,12 +144,4 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
-        code: int = args.func(args)
-        return code
-    except (ClusterError, s3stack_ui.StackError) as err:
-        print(f"kindstack: error: {err}", file=sys.stderr, flush=True)
-        return 1
-    except KeyboardInterrupt:
-        warn("kindstack: interrupted")
-        return 130
+    return wrap.command_line("kindstack", lambda: int(args.func(args)), (ClusterError, s3stack_ui.StackError))

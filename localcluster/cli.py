@@ -113,11 +113,4 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
-        return run(args)
-    except ClusterError as error:
-        print(f"localcluster: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("localcluster: interrupted", file=sys.stderr)
-        return 130
+    return wrap.command_line("localcluster", lambda: run(args), (ClusterError,))

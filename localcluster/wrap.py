@@ -123,3 +123,15 @@ def _wait(child: subprocess.Popen[bytes], received: list[int], grace: float) -> 
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGKILL)
             return child.wait()
+
+
+def command_line(prog: str, command: Callable[[], int], errors: tuple[type[Exception], ...]) -> int:
+    """A tool's exit code: its one-line error (1), or 130 on Ctrl-C, instead of a traceback."""
+    try:
+        return command()
+    except errors as err:
+        print(f"{prog}: error: {err}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr, flush=True)
+        return 130

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 
 from localcluster import wrap
@@ -149,12 +148,4 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
-        code: int = args.func(args)
-        return code
-    except StackError as err:
-        print(f"s3stack: error: {err}", file=sys.stderr, flush=True)
-        return 1
-    except KeyboardInterrupt:
-        print("s3stack: interrupted", file=sys.stderr, flush=True)
-        return 130
+    return wrap.command_line("s3stack", lambda: int(args.func(args)), (StackError,))

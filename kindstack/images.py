@@ -95,6 +95,16 @@ def under_usr(path: str) -> str:
     return f"{USRMERGE[top]}/{rest}" if top in USRMERGE and rest else relative
 
 
+def iptables_paths(libraries: str) -> list[str]:
+    """What to copy from the node for kube-proxy's iptables: its programs, the extensions folder
+    and every library `ldd` printed (`libraries`), each once. tar writes a path named twice as
+    a hard link to itself, which containerd cannot unpack, so nothing inside the extensions
+    folder is named again."""
+    paths = {under_usr(p) for p in (*IPTABLES_FILES, *libraries.split()) if p.startswith("/")}
+    folder = under_usr(XTABLES_DIR)
+    return [folder, *sorted(p for p in paths if p != folder and not p.startswith(folder + "/"))]
+
+
 def kube_layer(labkube: Path, node_files: bytes) -> bytes:
     """labkube under each component's name, and the node's iptables (a tar of its files)."""
     layer = Layer()

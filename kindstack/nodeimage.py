@@ -333,8 +333,7 @@ def build(engine: Engine, versions: Versions, progress: Progress) -> Built:
         def iptables_files() -> bytes:
             loaded = " ".join([*images.IPTABLES_FILES, f"{images.XTABLES_DIR}/*.so"])  # extensions have libraries too
             libraries = container.exec("sh", "-c", f"ldd {loaded} | grep -o '/[^ :]*' | sort -u")
-            paths = {images.under_usr(p) for p in (*images.IPTABLES_FILES, images.XTABLES_DIR, *libraries.split()) if p.startswith("/")}
-            return engine.output("exec", container.name, "tar", "-C", "/", "-chf", "-", *sorted(paths))
+            return engine.output("exec", container.name, "tar", "-C", "/", "-chf", "-", *images.iptables_paths(libraries))
 
         archives = images.build(inputs, wanted, sandbox, iptables_files)
         container.start_containerd()

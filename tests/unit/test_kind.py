@@ -1,7 +1,8 @@
 """The kind path, through pytest-kubernetes, against a recording `kind` stand-in.
 
-Kind cannot run on this machine (no container engine), so a script named `kind` records
-the command lines the suite makes pytest-kubernetes run; kind's own flags are the contract.
+The unit tier needs no container engine, so a script named `kind` records the command
+lines the suite makes pytest-kubernetes run; kind's own flags are the contract (`tox -e kind`
+runs the real one).
 """
 
 from __future__ import annotations

@@ -1,0 +1,161 @@
+"""kindstack's pure parts: what it asks of kubeadm, copies from the node, and gives kind.
+
+The engine and the node image themselves are exercised by CI's kind run (`tox -e kind`);
+these tests pin the decisions that run depends on, each of which once broke it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+import tarfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kindstack import engine, images, labnet, nodeimage
+from kindstack.layout import GO_SRC
+from kindstack.versions import Versions, load
+from localcluster.build import go_env
+from localcluster.ui import ClusterError
+
+
+@pytest.fixture(scope="module")
+def versions() -> Versions:
+    return load()
+
+
+def kubeadm_listing(versions: Versions, coredns: str | None = None) -> str:
+    names = [f"registry.k8s.io/{c}:{versions.kubernetes}" for c in images.KUBE_IMAGE_COMPONENTS]
+    names += [f"registry.k8s.io/coredns/coredns:{coredns or versions.coredns}", "registry.k8s.io/pause:3.10.2"]
+    names += [f"registry.k8s.io/etcd:{versions.etcd_tag}"]
+    return "\n".join(names) + "\n"
+
+
+def test_kubeadm_images_are_grouped_by_the_image_built_for_them(versions: Versions) -> None:
+    groups = images.wanted_by_kubeadm(kubeadm_listing(versions), versions)
+    assert len(groups["kube"]) == 4
+    assert groups["coredns"] == [f"registry.k8s.io/coredns/coredns:{versions.coredns}"]
+    assert groups["etcd"] == [f"registry.k8s.io/etcd:{versions.etcd_tag}"]
+    assert groups["pause"] == ["registry.k8s.io/pause:3.10.2"]
+
+
+def test_a_coredns_pin_kubeadm_does_not_install_names_the_fix(versions: Versions) -> None:
+    with pytest.raises(ClusterError, match=re.escape("set COREDNS_VERSION=v9.9.9 in versions.env")):
+        images.wanted_by_kubeadm(kubeadm_listing(versions, coredns="v9.9.9"), versions)
+
+
+def test_an_image_kindstack_cannot_build_is_refused(versions: Versions) -> None:
+    with pytest.raises(ClusterError, match=re.escape("does not build: registry.k8s.io/kube-foo:v1")):
+        images.wanted_by_kubeadm(kubeadm_listing(versions) + "registry.k8s.io/kube-foo:v1\n", versions)
+
+
+def test_a_listing_without_etcd_is_refused(versions: Versions) -> None:
+    listing = "\n".join(line for line in kubeadm_listing(versions).splitlines() if "etcd" not in line)
+    with pytest.raises(ClusterError, match="names no etcd image"):
+        images.wanted_by_kubeadm(listing, versions)
+
+
+def test_etcd_tag_follows_the_pin(versions: Versions) -> None:
+    pinned = replace(versions, cluster=replace(versions.cluster, etcd="v3.6.8"))
+    assert pinned.etcd_tag == "3.6.8-0"
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/lib/x86_64-linux-gnu/libm.so.6", "usr/lib/x86_64-linux-gnu/libm.so.6"),
+        ("/usr/sbin/x", "usr/sbin/x"),
+        ("/lib64/ld.so", "usr/lib64/ld.so"),
+        ("/etc/a", "etc/a"),
+    ],
+)
+def test_paths_resolve_through_merged_usr(path: str, expected: str) -> None:
+    assert images.under_usr(path) == expected
+
+
+def test_iptables_paths_name_each_file_once() -> None:
+    """ldd prints each extension as a header and libm twice (/lib and /usr/lib): tar would write
+    the repeats as hard links to themselves, which containerd cannot unpack."""
+    xtables = images.XTABLES_DIR
+    ldd = f"{xtables}/libxt_statistic.so /lib/x86_64-linux-gnu/libm.so.6 /usr/lib/x86_64-linux-gnu/libm.so.6 {xtables}/libarpt_mangle.so"
+    paths = images.iptables_paths(ldd)
+    assert len(paths) == len(set(paths)), paths
+    assert paths[0] == images.under_usr(xtables)
+    assert not [p for p in paths[1:] if p.startswith(paths[0] + "/")], paths
+    assert "usr/lib/x86_64-linux-gnu/libm.so.6" in paths
+    assert {images.under_usr(p) for p in images.IPTABLES_FILES} <= set(paths)
+
+
+def test_kube_layer_keeps_hard_links_after_their_targets(tmp_path: Path) -> None:
+    node = io.BytesIO()
+    with tarfile.open(fileobj=node, mode="w") as tar:
+        for name, kind in (("usr/lib/x", tarfile.REGTYPE), ("usr/lib/y", tarfile.LNKTYPE)):
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            info.linkname = "usr/lib/x" if kind == tarfile.LNKTYPE else ""
+            info.size = 0
+            tar.addfile(info, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)
+    labkube = tmp_path / "labkube"
+    labkube.write_bytes(b"\x7fELF")
+    with tarfile.open(fileobj=io.BytesIO(images.kube_layer(labkube, node.getvalue()))) as layer:
+        members = layer.getmembers()
+    names = [m.name for m in members]
+    assert len(names) == len(set(names)), f"repeated entries: {names}"
+    for index, member in enumerate(members):
+        if member.islnk():
+            assert member.linkname != member.name, f"{member.name} is a hard link to itself"
+            assert member.linkname in names[:index], f"{member.name} links to {member.linkname}, not written before it"
+    links = {m.name: m.linkname for m in members if m.issym()}
+    assert all(links[f"usr/local/bin/{c}"] == "labkube" for c in images.KUBE_IMAGE_COMPONENTS)
+    assert all(links[f"usr/sbin/{c}"] == "iptables-wrapper" for c in images.IPTABLES_COMMANDS)
+
+
+def test_containerd_may_only_restrict_oom_scores() -> None:
+    kind = 'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  restrict_oom_score_adj = false\n  sandbox_image = "registry.k8s.io/pause:3.10"\n'
+    config = nodeimage.node_containerd_config(kind)
+    assert "restrict_oom_score_adj = true" in config
+    assert "= false" not in config
+    assert nodeimage.sandbox_image(config) == "registry.k8s.io/pause:3.10"
+    with pytest.raises(ClusterError, match="no sandbox_image"):
+        nodeimage.sandbox_image("version = 2\n")
+
+
+def test_cri_base_spec_is_kinds_edit_of_the_default() -> None:
+    default = {"ociVersion": "1.2.0", "process": {"rlimits": [{"type": "RLIMIT_NOFILE"}], "args": []}}
+    spec = json.loads(nodeimage.cri_base_spec(json.dumps(default)))
+    assert "rlimits" not in spec["process"]
+    assert spec["hooks"]["createContainer"] == [{"path": "/kind/bin/mount-product-files.sh"}]
+
+
+def test_labnet_manifest_is_patched_by_kind_and_runs_on_every_node() -> None:
+    text = labnet.manifest("localhost/kindstack/labnet:abc")
+    assert "would you kindly patch this file" in text.splitlines()[1], "kind substitutes the API server address only behind its marker"
+    docs = {doc["kind"]: doc for doc in yaml.safe_load_all(text)}
+    pod = docs["DaemonSet"]["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] is True
+    assert pod["tolerations"] == [{"operator": "Exists"}]
+    container = pod["containers"][0]
+    assert (container["image"], container["imagePullPolicy"]) == ("localhost/kindstack/labnet:abc", "Never")
+    assert docs["ClusterRole"]["rules"][0]["resources"] == ["nodes"]
+
+
+def test_the_engine_leaves_the_hosts_network_alone(tmp_path: Path) -> None:
+    config = engine.daemon_config(tmp_path / "labrunc")
+    assert (config["iptables"], config["ip6tables"], config["ip-forward"], config["bridge"]) == (False, False, False, "none")
+    assert config["default-runtime"] == "labrunc"
+    assert config["runtimes"] == {"labrunc": {"path": str(tmp_path / "labrunc")}}
+
+
+def test_labrunc() -> None:
+    """The runtime wrapper's own Go tests: the capability filter and runc's argument parsing."""
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("Go is not on PATH: kindstack builds labrunc with it")
+    result = subprocess.run([go, "test", "./cmd/labrunc/"], cwd=GO_SRC, env=go_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -132,5 +132,21 @@ def compare(documented: list[str], live: list[str], unordered: bool = False) -> 
         return Comparison(Verdict.MATCHES, "line for line")
     elif unordered and sorted(want) == sorted(got):
         return Comparison(Verdict.MATCHES, "the same lines (the command does not order them)")
-    diff = difflib.unified_diff(want, got, "documented", "live", lineterm="", n=2)
-    return Comparison(Verdict.DIFFERS, "\n".join(diff))
+    diff = "\n".join(difflib.unified_diff(want, got, "documented", "live", lineterm="", n=2))
+    return Comparison(Verdict.DIFFERS, "\n".join([*_unmatched(want, got), diff]))
+
+
+def _unmatched(want: list[str], got: list[str]) -> list[str]:
+    """The lines only one side has, named first: a file the page lists that no step creates
+    is the finding, not a line of the diff."""
+    only_documented = [line.strip() for line in want if line.strip() and line.strip() != ELISION and line not in got]
+    only_live = [line.strip() for line in got if line.strip() and line not in want]
+    return [
+        f"{side}: {_few(found)}"
+        for side, found in (("documented, not live", only_documented), ("live, not documented", only_live))
+        if found
+    ]
+
+
+def _few(lines: list[str], most: int = 5) -> str:
+    return ", ".join(lines) if len(lines) <= most else f"{len(lines)} lines (see the diff)"

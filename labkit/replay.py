@@ -8,9 +8,12 @@ marked; a `test=false` block is not run.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
+import shlex
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -24,6 +27,63 @@ from labkit.page import Block, Command, Page
 
 # Commands whose output has no order of its own: their lines are compared as a set.
 UNORDERED = re.compile(r"\bkubectl\b.*\bget\s+(events|ev)\b|^\s*(env|printenv|find)\b")
+
+# Programs the replay never runs, whatever the machine has: they act on the workshop's own
+# account or environment, or fetch from the internet. The page's readers run them in the
+# workshop's environment; the suite stands in for what they set up (the lab's objects, the bucket).
+WORKSHOP_ONLY = {
+    "aws": "it acts on the workshop's AWS account",
+    "eksctl": "it acts on the workshop's AWS account",
+    "terraform": "it acts on the workshop's AWS account",
+    "prepare-environment": "it resets the workshop's environment",
+    "curl": "it downloads from the internet",
+    "wget": "it downloads from the internet",
+}
+# Paths that exist only in the workshop's environment (its checkout of the repository).
+WORKSHOP_PATHS = ("~/environment", "$HOME/environment", "${HOME}/environment")
+_SEPARATORS = {"|", "||", "&", "&&", ";", ";;", "(", ")", "\n"}
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+
+
+@functools.cache
+def _shell_words() -> frozenset[str]:
+    """bash's builtins and keywords: commands that need no program on PATH."""
+    listed = subprocess.run(["bash", "-c", "compgen -b; compgen -k"], capture_output=True, text=True, check=False).stdout
+    return frozenset(listed.split())
+
+
+def programs(text: str) -> list[str]:
+    """The programs a command line starts (first words of its pipelines and lists, `$(...)`
+    included, quoted strings not); [] when it cannot be read. A heredoc's body is not read."""
+    head = text.split("\n", 1)[0] if "<<" in text else text
+    lexer = shlex.shlex(head.replace("\\\n", " "), posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        tokens = list(lexer)
+    except ValueError:
+        return []
+    found, starts = [], True
+    for token in tokens:
+        if token in _SEPARATORS or token.endswith("$"):  # `X=$(` ends in `$` before its `(`
+            starts = True
+        elif starts and not _ASSIGNMENT.match(token):
+            found.append(token)
+            starts = False
+    return found
+
+
+def why_not_run(text: str, path: str) -> str | None:
+    """Why the replay leaves a command out, or None to run it."""
+    for word in programs(text):
+        if word in WORKSHOP_ONLY:
+            return f"not run: {WORKSHOP_ONLY[word]} ({word})"
+    for place in WORKSHOP_PATHS:
+        if place in text:
+            return f"not run: it reads the workshop's environment ({place})"
+    for word in programs(text):
+        if "/" not in word and word not in _shell_words() and shutil.which(word, path=path) is None:
+            return f"not run: it needs `{word}`, which the workshop's environment has and this run's PATH does not"
+    return None
 
 
 @dataclass
@@ -96,9 +156,10 @@ class Replay:
         with tempfile.TemporaryDirectory(dir=self.workdir) as scratch:
             env_file = Path(scratch) / "env"
             script = ["set -e"]
+            left_out = {n: why for n, c in enumerate(block.commands) if (why := why_not_run(c.text, self.env.get("PATH", "")))}
             for number, command in enumerate(block.commands):
                 script.append(f"printf '\\n%s%d\\n' '{mark}' {number}; printf '\\n%s%d\\n' '{mark}' {number} >&2")
-                script.append(command.text)
+                script.append(":" if number in left_out else command.text)
             script.append(f"printf '\\n%sdone\\n' '{mark}'; env -0 > {env_file}")
             started = time.monotonic()
             process = subprocess.Popen(
@@ -126,7 +187,10 @@ class Replay:
         results = []
         for number, command in enumerate(block.commands):
             result = CommandResult(command, number <= reached, stdout=outs.get(number, ""), stderr=errs.get(number, ""))
-            if result.ran:
+            if number in left_out:
+                result.ran = False
+                result.comparison = Comparison(Verdict.NOT_COMPARED, left_out[number])
+            elif result.ran:
                 last = number == reached and not finished
                 result.exit_code = (process.returncode if not timed_out else None) if last else 0
                 result.comparison = compare(command.output, result.stdout.split("\n"), unordered=bool(UNORDERED.search(command.text)))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures import pages
 from labkit import compare, page, replay
 from labkit.compare import Verdict
 
@@ -88,8 +89,14 @@ def test_documented_against_live(documented: list[str], live: list[str], verdict
 
 
 def test_a_difference_comes_with_a_diff_naming_the_documented_line() -> None:
-    found = compare.compare(["a.jpg", "newproduct_1.jpg"], ["a.jpg"])
+    found = compare.compare(["a.jpg", "newproduct_1.jpg"], ["a.jpg", "divewatch.jpg"])
     assert "-newproduct_1.jpg" in found.detail
+    assert found.detail.splitlines()[:2] == ["documented, not live: newproduct_1.jpg", "live, not documented: divewatch.jpg"]
+
+
+def test_many_unmatched_lines_are_counted_not_listed() -> None:
+    found = compare.compare([f"line {n}" for n in range(9)], ["other"])
+    assert found.detail.splitlines()[0] == "documented, not live: 9 lines (see the diff)"
 
 
 def test_unordered_commands_compare_as_sets() -> None:
@@ -108,3 +115,61 @@ def test_the_replay_runs_each_block_in_one_bash_and_keeps_only_exports(tmp_path:
     assert failing.commands[0].exit_code == 1
     assert not after.commands[0].ran
     assert after.commands[0].comparison.detail == "not run: an earlier block failed"
+
+
+@pytest.mark.parametrize(
+    ("command", "started"),
+    [
+        ("POD_1=$(kubectl -n assets get pods -o jsonpath='{.items[0].metadata.name}')", ["kubectl"]),
+        ("kubectl get deployment -o yaml | yq '.spec'", ["kubectl", "yq"]),
+        ("kubectl kustomize ~/environment/x \\\n  | envsubst | kubectl apply -f-", ["kubectl", "envsubst", "kubectl"]),
+        ("FOO=1 aws s3 ls $B && echo ok", ["aws", "echo"]),
+        ("kubectl exec $P -- bash -c 'ls /x | wc -l'", ["kubectl"]),
+        ("cat <<EOF | kubectl apply -f -\nkind: x\nEOF", ["cat", "kubectl"]),
+    ],
+)
+def test_the_programs_a_command_starts(command: str, started: list[str]) -> None:
+    assert replay.programs(command) == started
+
+
+@pytest.mark.parametrize(
+    ("command", "reason"),
+    [
+        ("aws eks create-addon --cluster-name $EKS_CLUSTER_NAME --addon-name x", "not run: it acts on the workshop's AWS account (aws)"),
+        ("X=$(curl -s https://example.invalid/a)", "not run: it downloads from the internet (curl)"),
+        (
+            "kubectl kustomize ~/environment/eks-workshop/x | kubectl apply -f-",
+            "not run: it reads the workshop's environment (~/environment)",
+        ),
+        (
+            "kubectl get pods | no-such-tool-here",
+            "not run: it needs `no-such-tool-here`, which the workshop's environment has and this run's PATH does not",
+        ),
+        ("kubectl exec p -- bash -c 'aws s3 ls'", None),  # in the pod, not here
+        ("cd /tmp && export X=1 && ls", None),
+    ],
+)
+def test_what_the_replay_leaves_to_the_workshops_environment(command: str, reason: str | None) -> None:
+    assert replay.why_not_run(command, "/usr/bin:/bin") == reason
+
+
+def test_a_left_out_command_is_reported_and_the_block_goes_on(tmp_path: Path) -> None:
+    text = "---\ntitle: t\n---\n\n```bash\n$ echo before\nbefore\n$ aws s3 ls s3://bucket\n2024 x.jpg\n$ echo after\nafter\n```\n"
+    (tmp_path / "p.md").write_text(text)
+    (result,) = replay.Replay({"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, tmp_path).run(page.parse(tmp_path / "p.md"))
+    before, left_out, after = result.commands
+    assert (before.ran, after.ran, left_out.ran) == (True, True, False)
+    assert left_out.comparison.detail == "not run: it acts on the workshop's AWS account (aws)"
+    assert result.failure is None
+    assert result.verdict is Verdict.MATCHES
+
+
+@pytest.mark.parametrize(("sample", "expected"), [("ephemeral-storage-sample.md", "emptydir"), ("s3-storage-sample.md", "s3-pv")])
+def test_a_page_runs_on_the_variant_whose_directory_it_works_in(sample: str, expected: str) -> None:
+    assert pages.page_variant(page.parse(PAGES / sample)).name == expected
+
+
+def test_the_s3_sample_leaves_the_workshops_commands_out() -> None:
+    read = page.parse(PAGES / "s3-storage-sample.md")
+    left_out = [c.line for b in read.blocks for c in b.commands if replay.why_not_run(c.text, "/usr/bin:/bin")]
+    assert left_out == [14, 49]  # kustomize of ~/environment, aws s3 ls

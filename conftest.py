@@ -3,7 +3,7 @@
 import pytest
 
 # Helpers in fixtures/ assert too (the verdict, ls/touch); give them pytest's messages.
-pytest.register_assert_rewrite("fixtures")
+pytest.register_assert_rewrite("fixtures", "labkit")
 
 pytest_plugins = [
     "fixtures.options",

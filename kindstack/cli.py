@@ -12,11 +12,11 @@ import argparse
 import os
 from collections.abc import Sequence
 
-from fixtures.kindenv import KIND_ARCHIVES_ENV, KIND_NODE_IMAGE_ENV
 from kindstack import engine as engines
 from kindstack import nodeimage
 from kindstack.layout import DOCKER_SOCKET, ENGINE_LOG, NODE_IMAGE_REPO
 from kindstack.versions import Versions, load
+from labkit.kindenv import KIND_ARCHIVES_ENV, KIND_NODE_IMAGE_ENV
 from localcluster import images as cluster_images
 from localcluster import wrap
 from localcluster.ui import ClusterError, Progress, say

@@ -26,11 +26,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fixtures import gomod
 from kindstack import images, labnet
 from kindstack.engine import Engine
 from kindstack.layout import BIN_DIR, GO_SRC, LOG, NODE_IMAGE_REPO, PACKAGE_DIR, ROOTFS_DIR, ROOTFS_IMAGE_REPO
 from kindstack.versions import Versions
+from labkit import gomod
 from localcluster import build as kube_build
 from localcluster import versions as cluster_versions
 from localcluster.images import PAUSE_BINARY, Layer

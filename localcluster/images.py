@@ -170,7 +170,7 @@ def assets_layer(server: bytes, tools: StaticTools) -> bytes:
     # The image ships exactly the lab's product images (the suite's data folder is their one copy).
     products = sorted(PRODUCT_IMAGES.glob("*.jpg"))
     if not products:
-        raise ClusterError(f"no product images in {PRODUCT_IMAGES}: restore fixtures/data/products from the repository")
+        raise ClusterError(f"no product images in {PRODUCT_IMAGES}: restore labkit/data/products from the repository")
     for source in products:
         layer.file(f"usr/share/nginx/html/assets/{source.name}", source.read_bytes(), 0o644, APP_UID)
     return layer.finish()

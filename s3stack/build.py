@@ -5,7 +5,7 @@
   its pinned version, so its own go.mod/go.sum decide every dependency.
 - The S3 server: ``go install`` of versitygw at its pinned version.
 - Our small Go programs (``s3stack/gosrc``): the registration and liveness sidecars.
-- Helm (``fixtures/helm.py``), which the suite installs the driver's chart with, when there is
+- Helm (``labkit/helm.py``), which the suite installs the driver's chart with, when there is
   no ``helm`` on PATH.
 
 Each result has a stamp holding the digest of its inputs; a matching stamp means no rebuild.
@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from fixtures import gomod, helm
+from labkit import gomod, helm
 from s3stack import packages
 from s3stack.layout import CACHE_DIR, CARGO_TARGET_DIR, GO_SRC, MOUNT_S3_CRATE
 from s3stack.shell import logged

@@ -21,7 +21,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from fixtures import helm, settings
+from labkit import helm, settings
 from localcluster.images import BUSYBOX, PINNED_LABEL, Layer, docker_archive
 from localcluster.layout import IMAGES_MARK_DIR
 from localcluster.runtime import ctr

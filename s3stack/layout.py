@@ -32,7 +32,7 @@ IMAGES_DIR = CACHE_DIR / "images"
 STATE_DIR = Path(os.environ.get("S3STACK_STATE_DIR", "/var/lib/s3stack"))
 SYSTEMD_DIR_MARK = STATE_DIR / "created-run-systemd"
 
-# The driver as its chart installs it (the suite installs it; see fixtures/s3driver.py).
+# The driver as its chart installs it (the suite installs it; see labkit/s3driver.py).
 DRIVER_NAME = "s3.csi.aws.com"
 DRIVER_NAMESPACE = "kube-system"
 MOUNTPOINT_NAMESPACE = "mount-s3"

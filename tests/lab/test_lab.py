@@ -11,13 +11,14 @@ import hashlib
 
 import pytest
 
-from fixtures import helm, invariants, s3driver, summary, verdict
-from fixtures.kube import PodInfo, found
-from fixtures.lab import CONTENT_IMAGE, CONTENT_SOURCE, NEW_IMAGE, REPLICAS, SECOND_NEW_IMAGE, TMP_DIR
+from fixtures import summary
 from fixtures.labrun import LabRun
-from fixtures.settings import PRODUCT_IMAGES
 from fixtures.transcript import Transcript
-from fixtures.variants import Variant
+from labkit import helm, invariants, s3driver, verdict
+from labkit.kube import PodInfo, found
+from labkit.lab import CONTENT_IMAGE, CONTENT_SOURCE, NEW_IMAGE, REPLICAS, SECOND_NEW_IMAGE, TMP_DIR
+from labkit.settings import PRODUCT_IMAGES
+from labkit.variants import Variant
 
 
 def has_volume(variant: Variant) -> bool:

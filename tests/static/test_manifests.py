@@ -7,9 +7,9 @@ from __future__ import annotations
 import kubernetes_validate
 import pytest
 
-from fixtures import invariants, render, settings
-from fixtures.variants import VARIANTS, Variant
+from labkit import invariants, render, settings
 from labkit.sources import LabSource
+from labkit.variants import VARIANTS, Variant
 
 # Per-run values as the suite would fill them (a documentation address for the endpoint).
 VALUES = {"S3_BUCKET": "example-bucket", "AWS_REGION": "us-west-2"}

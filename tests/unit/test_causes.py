@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from fixtures import causes, settings
-from fixtures.causes import Problem
-from fixtures.kube import Kube
-from fixtures.waiting import WaitTimeout, WontHeal
+from labkit import causes, settings
+from labkit.causes import Problem
+from labkit.kube import Kube
+from labkit.waiting import WaitTimeout, WontHeal
 
 PERMANENT = [
     (

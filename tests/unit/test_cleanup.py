@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import settings
 from fixtures.cleanup import Cleaner, Ref
+from labkit import settings
 
 
 @dataclass
@@ -84,7 +84,7 @@ OBJECTS = cluster()
 """,
         test_fail="""
 import pytest
-from fixtures import settings
+from labkit import settings
 from fixtures.cleanup import Cleaner
 from shared import OBJECTS
 

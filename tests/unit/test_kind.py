@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures import kind, settings
+from fixtures import kind
 from fixtures.options import LabOptions
+from labkit import settings
 
 FAKE_KIND = """#!/bin/sh
 echo "$@" >> {log}
@@ -35,7 +36,7 @@ def fake_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     script.write_text(FAKE_KIND.format(log=shlex.quote(str(log)), clusters=shlex.quote(str(tmp_path / "clusters"))))
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
-    monkeypatch.setattr("fixtures.tools.Path", _NoVenv)
+    monkeypatch.setattr("labkit.tools.Path", _NoVenv)
     return tmp_path
 
 
@@ -138,7 +139,7 @@ def test_tox_kind_passes_the_kind_provider_through() -> None:
     """Podman users select kind's provider with KIND_EXPERIMENTAL_PROVIDER; tox must not drop it."""
     import configparser
 
-    from fixtures.settings import ROOT
+    from labkit.settings import ROOT
 
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(ROOT / "tox.ini")

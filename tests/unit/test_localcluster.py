@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import lab
+from labkit import lab
 from localcluster import cli, components, images, network, runtime, versions
 from localcluster import cluster as lifecycle
 from localcluster.layout import ADMIN_KUBECONFIG, GO_MOD, write_if_changed
@@ -22,7 +22,7 @@ PINS = versions.load()
 
 
 def test_pins_come_from_versions_env() -> None:
-    from fixtures import settings
+    from labkit import settings
 
     assert settings.kubernetes_version() == PINS.kubernetes
     assert PINS.staging == "v0." + PINS.kubernetes.removeprefix("v").split(".", 1)[1]

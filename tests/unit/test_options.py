@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from fixtures import options, settings
+from fixtures import options
+from labkit import settings
 
 DEFAULTS: dict[str, Any] = {
     "cluster": None,

@@ -11,7 +11,7 @@ from html import escape
 
 import pytest
 from fixtures import outcomes
-from fixtures.variants import VARIANTS
+from labkit.variants import VARIANTS
 
 @pytest.fixture
 def lab(request, variant):

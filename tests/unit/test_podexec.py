@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from fixtures import podexec
+from labkit import podexec
 
 OK = podexec.ExecResult("p", ("ls",), 0, "a\nb\n", "", 0.1)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.settings import ROOT
+from labkit.settings import ROOT
 
 READMES = [ROOT / "README.md", ROOT / "localcluster" / "README.md", ROOT / "s3stack" / "README.md"]
 # What `python3 -m venv .venv && .venv/bin/python -m pip install -U pip tox` puts in .venv/bin.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures import render, settings
-from fixtures.variants import by_name
+from labkit import render, settings
+from labkit.variants import by_name
 
 PV: render.Obj = {
     "apiVersion": "v1",

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from fixtures import gomod, helm, options, redact, s3, s3driver, s3server, settings
-from fixtures.kube import Kube
+from fixtures import options, s3
+from labkit import gomod, helm, redact, s3driver, s3server, settings
+from labkit.kube import Kube
 
 RUN = "abc123"
 

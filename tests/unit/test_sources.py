@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import render
-from fixtures.variants import by_name
-from labkit import sources
+from labkit import render, sources
+from labkit.variants import by_name
 
 TREES = Path(__file__).resolve().parent.parent / "data" / "workshop"
 

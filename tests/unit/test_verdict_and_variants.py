@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from fixtures import lab, render, settings, verdict
-from fixtures.kube import PodInfo
-from fixtures.variants import VARIANTS, Verdict, by_name
+from labkit import lab, render, settings, verdict
+from labkit.kube import PodInfo
+from labkit.variants import VARIANTS, Verdict, by_name
 
 A = PodInfo("assets-a", "node-1", "u1")
 B = PodInfo("assets-b", "node-2", "u2")
@@ -74,7 +74,7 @@ def test_both_verdicts_are_covered() -> None:
 
 @pytest.mark.parametrize("row", VARIANTS, ids=str)
 def test_row_is_complete(row: object) -> None:
-    from fixtures.variants import Variant
+    from labkit.variants import Variant
 
     assert isinstance(row, Variant)
     variant = row

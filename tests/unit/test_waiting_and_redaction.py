@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures import redact
 from fixtures.transcript import Transcript
-from fixtures.waiting import NotYet, WaitTimeout, until
+from labkit import redact
+from labkit.waiting import NotYet, WaitTimeout, until
 
 
 def test_until_returns_when_ready() -> None:

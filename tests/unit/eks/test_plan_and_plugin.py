@@ -11,8 +11,9 @@ import boto3
 import botocore.session
 import pytest
 
-from fixtures import options, settings
+from fixtures import options
 from fixtures.eks import names, plan
+from labkit import settings
 
 from ..test_options import DEFAULTS
 

@@ -11,12 +11,13 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from fixtures import s3, settings
+from fixtures import s3
 from fixtures.eks import errors, names
 from fixtures.eks.access import EksCluster
 from fixtures.eks.aws import Clients
 from fixtures.eks.ledger import Ledger
 from fixtures.eks.s3csi import S3Csi
+from labkit import settings
 
 from .conftest import FAST, REGION, logs
 

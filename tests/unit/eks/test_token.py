@@ -14,8 +14,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.signers import RequestSigner
 
-from fixtures import redact
 from fixtures.eks import token
+from labkit import redact
 
 CREDS = Credentials("AKIATESTTESTTEST1234", "testing-secret-testing-secret")
 

@@ -142,9 +142,17 @@ def _read_env(path: Path) -> dict[str, str]:
 class Replay:
     """One page's shell session: the environment exported so far, carried block to block."""
 
-    def __init__(self, env: Mapping[str, str], workdir: Path) -> None:
+    def __init__(self, env: Mapping[str, str], workdir: Path, renamed: Mapping[str, str] | None = None) -> None:
         self.env = dict(env)
         self.workdir = workdir
+        # Names the suite made run-unique (a PV, a volume handle) -> the names the page uses:
+        # the live output is compared under the page's names.
+        self.renamed = dict(renamed or {})
+
+    def as_the_page_names(self, output: str) -> str:
+        for unique, name in sorted(self.renamed.items(), key=lambda pair: -len(pair[0])):
+            output = re.sub(rf"(?<![\w.-]){re.escape(unique)}(?![\w.-])", name, output)
+        return output
 
     def run_block(self, block: Block) -> BlockResult:
         if not block.tested:
@@ -193,7 +201,8 @@ class Replay:
             elif result.ran:
                 last = number == reached and not finished
                 result.exit_code = (process.returncode if not timed_out else None) if last else 0
-                result.comparison = compare(command.output, result.stdout.split("\n"), unordered=bool(UNORDERED.search(command.text)))
+                live = self.as_the_page_names(result.stdout).split("\n")
+                result.comparison = compare(command.output, live, unordered=bool(UNORDERED.search(command.text)))
             else:
                 result.comparison = Comparison(Verdict.NOT_COMPARED, "not run: a command before it failed")
             for note in (command.harness_drops, command.harness_breaks):

@@ -173,3 +173,12 @@ def test_the_s3_sample_leaves_the_workshops_commands_out() -> None:
     read = page.parse(PAGES / "s3-storage-sample.md")
     left_out = [c.line for b in read.blocks for c in b.commands if replay.why_not_run(c.text, "/usr/bin:/bin")]
     assert left_out == [14, 49]  # kustomize of ~/environment, aws s3 ls
+
+
+def test_live_output_is_compared_under_the_pages_names(tmp_path: Path) -> None:
+    text = "---\ntitle: t\n---\n\n```bash\n$ echo s3-pv-r1-page Bound assets/s3-claim; echo s3-pv-r1-page-x\ns3-pv Bound assets/s3-claim\ns3-pv-r1-page-x\n```\n"
+    (tmp_path / "p.md").write_text(text)
+    session = replay.Replay({"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, tmp_path, {"s3-pv-r1-page": "s3-pv"})
+    (result,) = session.run(page.parse(tmp_path / "p.md"))
+    assert result.verdict is Verdict.MATCHES, result.commands[0].comparison.detail
+    assert result.commands[0].stdout.startswith("s3-pv-r1-page Bound")  # the transcript shows what ran

@@ -70,6 +70,11 @@ def test_for_run_isolates_and_labels() -> None:
     assert PV["metadata"]["name"] == "s3-pv", "the input must not change"
 
 
+def test_renames_map_the_run_names_back_to_the_pages() -> None:
+    mine = render.for_run([NS, PV, PVC], namespace="assets", run_id="r1", variant="page", spread_over_nodes=False, unique="r1-page")
+    assert render.renames([NS, PV, PVC], mine) == {"s3-pv-r1-page": "s3-pv", "h-r1-page": "h"}
+
+
 def test_spread_puts_replicas_on_different_nodes() -> None:
     docs = render.render(by_name("emptydir"), {})
     dep = render.one(render.for_run(docs, namespace="n", run_id="r", variant="emptydir", spread_over_nodes=True), "Deployment")

@@ -89,7 +89,7 @@ def test_auto_picks_the_in_cluster_server_only_without_endpoint_credentials_or_d
 
 
 def test_a_driver_left_by_a_killed_run_is_named_with_its_removal() -> None:
-    why = s3.in_cluster_unmet(fake_kube(driver=True, release="s3-csi-oldrun1"))
+    why = s3.in_cluster_unmet(fake_kube(driver=True, release="s3-csi-oldrun1"), "thisrun")
     assert why is not None
     assert why.endswith(
         f"`kubectl delete ns,pv -l {settings.LABEL_RUN}=oldrun1 --wait && helm uninstall s3-csi-oldrun1 -n kube-system && "
@@ -97,8 +97,12 @@ def test_a_driver_left_by_a_killed_run_is_named_with_its_removal() -> None:
     )
 
 
+def test_the_driver_this_run_installed_serves_its_later_tests() -> None:
+    assert s3.in_cluster_unmet(fake_kube(driver=True, release="s3-csi-thisrun"), "thisrun") is None
+
+
 def test_in_cluster_refuses_a_driver_it_did_not_install() -> None:
-    why = s3.in_cluster_unmet(fake_kube(driver=True))
+    why = s3.in_cluster_unmet(fake_kube(driver=True), "thisrun")
     assert why is not None
     assert "use --s3-server external" in why
 

@@ -148,6 +148,12 @@ def _mounts_under(roots: Sequence[Path]) -> list[str]:
     return found
 
 
+def _reap(pid: int) -> None:
+    """Collect dockerd's exit status when this process started it (no zombie is left)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
 def stop(progress: Progress) -> list[str]:
     """Remove what the engine holds but its images, stop it; what is left behind."""
     engine = own()
@@ -160,7 +166,9 @@ def stop(progress: Progress) -> list[str]:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_SECONDS
         while time.monotonic() < deadline and _pid() is not None:
+            _reap(pid)
             time.sleep(0.5)
+        _reap(pid)
         if _pid() is not None:
             left.append(f"dockerd (pid {pid}) still runs {STOP_SECONDS:.0f}s after SIGTERM")
     if not left:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import yaml
@@ -17,6 +19,8 @@ import yaml
 from fixtures import kind
 from fixtures.options import LabOptions
 from labkit import settings
+from labkit.kube import Kube
+from labkit.waiting import WaitTimeout
 
 FAKE_KIND = """#!/bin/sh
 echo "$@" >> {log}
@@ -153,3 +157,35 @@ def test_cgroup_v1_engines_get_the_kubelet_patch(cgroup_v1: bool) -> None:
     assert (kind.CGROUP_V1_PATCH in patches) is cgroup_v1
     if cgroup_v1:
         assert yaml.safe_load(patches[0]) == {"kind": "KubeletConfiguration", "failCgroupV1": False}
+
+
+def _node(name: str, ready: str, role: str | None = None) -> SimpleNamespace:
+    labels = {f"node-role.kubernetes.io/{role}": ""} if role else {}
+    return SimpleNamespace(
+        metadata=SimpleNamespace(name=name, labels=labels),
+        status=SimpleNamespace(conditions=[SimpleNamespace(type="Ready", status=ready)]),
+    )
+
+
+def test_the_lab_waits_for_every_node_kind_made() -> None:
+    """kind returns when the control plane is Ready; a worker still NotReady would leave the
+    replicas one node to share, and the S3 verdict would not be made across nodes."""
+    listings = iter(
+        [
+            [_node("cp", "True", "control-plane")],
+            [_node("cp", "True", "control-plane"), _node("w1", "True"), _node("w2", "False")],
+            [_node("cp", "True", "control-plane"), _node("w1", "True"), _node("w2", "True")],
+        ]
+    )
+    kube: Any = Kube.__new__(Kube)
+    kube.core = SimpleNamespace(list_node=lambda: SimpleNamespace(items=next(listings)))
+    kube.timeouts = settings.Timeouts(nodes_ready=10)
+    assert kube.wait_nodes_ready(3) == ["cp Ready (control-plane)", "w1 Ready", "w2 Ready"]
+
+
+def test_a_node_that_never_gets_ready_is_named() -> None:
+    kube: Any = Kube.__new__(Kube)
+    kube.core = SimpleNamespace(list_node=lambda: SimpleNamespace(items=[_node("cp", "True"), _node("w1", "False")]))
+    kube.timeouts = settings.Timeouts(nodes_ready=0.3)
+    with pytest.raises(WaitTimeout, match="w1 NotReady"):
+        kube.wait_nodes_ready(2)

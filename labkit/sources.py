@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit.lab import ASSETS, UI, App
+
 S3_MODULE = "manifests/modules/fundamentals/storage/s3/deployment"
 
 
@@ -31,9 +33,10 @@ class Layout:
     variables: dict[str, str]
     # The suite's own copy writes ${NAME} only; the workshop's envsubst also takes $NAME.
     envsubst: bool
+    # The app the lab runs on there, whose facts the static tier holds the tree to.
+    app: App = ASSETS
     # Why the live scenario cannot run on this layout yet, if it cannot.
     not_live: str | None = None
-    static_facts: bool = True  # the lab's invariants (the assets app's facts) apply
 
 
 # The values the suite has for a run; the suite's copy names its variables after them.
@@ -42,28 +45,28 @@ SUITE_VALUES = ("S3_BUCKET", "AWS_REGION", "S3_ENDPOINT")
 WORKSHOP_VARIABLES = {"BUCKET_NAME": "S3_BUCKET", "AWS_REGION": "AWS_REGION", "S3_ENDPOINT": "S3_ENDPOINT"}
 
 
-def _workshop(app: str, description: str, not_live: str | None = None) -> Layout:
+def _workshop(app: App, description: str, not_live: str | None = None) -> Layout:
     """A workshop tree: the baseline is the base application's `app`, the S3 module builds on it."""
-    base = f"base-application/{app}"
+    base = f"base-application/{app.name}"
     return Layout(
-        name=f"workshop-{app}",
+        name=f"workshop-{app.name}",
         description=description,
         markers=(f"manifests/{base}/kustomization.yaml", f"{S3_MODULE}/kustomization.yaml"),
         base_app=base,
         overlays={"emptydir": f"manifests/{base}", "s3-pv": S3_MODULE},
         variables=WORKSHOP_VARIABLES,
         envsubst=True,
+        app=app,
         not_live=not_live,
-        static_facts=not_live is None,
     )
 
 
 WORKSHOP_LAYOUTS: tuple[Layout, ...] = (
-    _workshop("assets", "the workshop tree of the lab page: the `assets` app, its S3 module on top"),
+    _workshop(ASSETS, "the workshop tree of the lab page: the `assets` app, its S3 module on top"),
     _workshop(
-        "ui",
+        UI,
         "the workshop's current tree: the S3 module on the `ui` app",
-        not_live="the ui layout's live run needs a stand-in ui image and its own lab facts (app ui, its uid/gid and paths), not built yet",
+        not_live="the ui layout's live run needs a stand-in ui image and the ui lab's own steps (its seed images, paths and new file), not built yet",
     ),
 )
 

@@ -8,6 +8,7 @@ import kubernetes_validate
 import pytest
 
 from labkit import invariants, render, settings
+from labkit.lab import App
 from labkit.sources import LabSource
 from labkit.variants import VARIANTS, Variant
 
@@ -24,16 +25,14 @@ def docs(request: pytest.FixtureRequest, variant: Variant, lab_source: LabSource
 
 
 @pytest.fixture
-def facts_apply(lab_source: LabSource) -> None:
-    """The lab's invariants are the assets app's: a layout on another app is not held to them."""
-    if not lab_source.layout.static_facts:
-        pytest.skip(f"{lab_source}: the lab's invariants are written for the assets app")
+def app(lab_source: LabSource) -> App:
+    """The app the layout runs the lab on (assets, or ui in the workshop's current tree)."""
+    return lab_source.layout.app
 
 
-@pytest.mark.usefixtures("facts_apply")
-def test_overlay_renders(docs: list[render.Obj]) -> None:
+def test_overlay_renders(docs: list[render.Obj], app: App) -> None:
     kinds = sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs)
-    assert "Deployment/assets" in kinds, kinds
+    assert f"Deployment/{app.name}" in kinds, kinds
 
 
 def test_objects_valid_for_pinned_kubernetes(docs: list[render.Obj]) -> None:
@@ -48,16 +47,14 @@ def test_objects_valid_for_pinned_kubernetes(docs: list[render.Obj]) -> None:
     assert not problems, f"invalid for Kubernetes {minor}:\n" + "\n".join(problems)
 
 
-@pytest.mark.usefixtures("facts_apply")
-def test_app_is_the_labs(docs: list[render.Obj]) -> None:
-    deployment = render.one(docs, "Deployment", "assets")
-    problems = invariants.base_objects(docs) + invariants.deployment(deployment)
+def test_app_is_the_labs(docs: list[render.Obj], app: App) -> None:
+    deployment = render.one(docs, "Deployment", app.name)
+    problems = invariants.base_objects(docs, app) + invariants.deployment(deployment, app)
     assert not problems, "the app differs from the lab:\n" + "\n".join(problems)
 
 
-@pytest.mark.usefixtures("facts_apply")
-def test_store_matches_verdict(docs: list[render.Obj], variant: Variant) -> None:
-    problems = invariants.shared_store(docs, variant)
+def test_store_matches_verdict(docs: list[render.Obj], variant: Variant, app: App) -> None:
+    problems = invariants.shared_store(docs, variant, app)
     assert not problems, f"{variant.name} is expected {variant.verdict.value!r} but its manifests do not make it so:\n" + "\n".join(
         problems
     )
@@ -75,13 +72,12 @@ def test_endpoint_options_only_with_endpoint(variant: Variant, lab_source: LabSo
     assert "force-path-style" in options_local, options_local
 
 
-@pytest.mark.usefixtures("facts_apply")
-def test_run_copy_keeps_the_lab(docs: list[render.Obj], variant: Variant) -> None:
+def test_run_copy_keeps_the_lab(docs: list[render.Obj], variant: Variant, app: App) -> None:
     """The run's own copy (namespace, names, labels, spread) still keeps every invariant."""
     mine = render.for_run(docs, namespace="assets-x-r1", run_id="r1", variant=variant.name, spread_over_nodes=True)
     unlabelled = [f"{d['kind']}/{d['metadata']['name']}" for d in mine if d["metadata"]["labels"].get(settings.LABEL_RUN) != "r1"]
     assert not unlabelled, f"objects without the run label: {unlabelled}"
-    problems = invariants.shared_store(mine, variant) + invariants.deployment(render.one(mine, "Deployment"))
+    problems = invariants.shared_store(mine, variant, app) + invariants.deployment(render.one(mine, "Deployment"), app)
     assert not problems, "\n".join(problems)
 
 

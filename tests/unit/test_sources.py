@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit import render, sources
+from labkit import invariants, lab, render, sources
 from labkit.variants import by_name
 
 TREES = Path(__file__).resolve().parent.parent / "data" / "workshop"
@@ -53,3 +53,24 @@ def test_the_built_in_source_is_the_variant_rows() -> None:
     source = render.built_in()
     for name in ("emptydir", "s3-pv"):
         assert source.overlay(name).relative_to(source.root).as_posix() == by_name(name).overlay
+
+
+def _ui_s3(tree: Path) -> list[render.Obj]:
+    return render.render(by_name("s3-pv"), {"S3_BUCKET": "lab-bucket", "AWS_REGION": "eu-west-1"}, source=sources.detect(tree))
+
+
+def test_the_current_layout_is_held_to_the_ui_apps_facts() -> None:
+    source = sources.detect(TREES / "ui-layout")
+    assert source.layout.app is lab.UI
+    docs = _ui_s3(TREES / "ui-layout")
+    assert invariants.base_objects(docs, lab.UI) + invariants.deployment(render.one(docs, "Deployment", "ui"), lab.UI) == []
+    assert invariants.shared_store(docs, by_name("s3-pv"), lab.UI) == []
+
+
+def test_a_ui_volume_with_the_assets_uid_is_caught(tmp_path: Path) -> None:
+    shutil.copytree(TREES / "ui-layout", tmp_path / "tree")
+    volume = tmp_path / "tree" / "manifests" / "modules" / "fundamentals" / "storage" / "s3" / "deployment" / "volume.yaml"
+    volume.write_text(volume.read_text().replace("uid=1000", "uid=999"))
+    problems = invariants.shared_store(_ui_s3(tmp_path / "tree"), by_name("s3-pv"), lab.UI)
+    assert len(problems) == 1
+    assert problems[0].endswith("lacks 'uid=1000'")

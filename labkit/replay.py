@@ -41,6 +41,10 @@ WORKSHOP_ONLY = {
 }
 # Paths that exist only in the workshop's environment (its checkout of the repository).
 WORKSHOP_PATHS = ("~/environment", "$HOME/environment", "${HOME}/environment")
+# An address on the internet, wherever in the command (a pod's curl too): never fetched from here.
+# Cluster-local names (*.svc, *.cluster.local), localhost and bare IPs are the run's own.
+_URL = re.compile(r"\bhttps?://([A-Za-z0-9.-]+)")
+_LOCAL_HOST = re.compile(r"^(localhost|[0-9.]+|[^.]+|.*\.svc|.*\.cluster\.local|.*\.local)$")
 _SEPARATORS = {"|", "||", "&", "&&", ";", ";;", "(", ")", "\n"}
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
@@ -77,6 +81,9 @@ def why_not_run(text: str, path: str) -> str | None:
     for word in programs(text):
         if word in WORKSHOP_ONLY:
             return f"not run: {WORKSHOP_ONLY[word]} ({word})"
+    remote = [host for host in _URL.findall(text) if not _LOCAL_HOST.match(host)]
+    if remote:
+        return f"not run: it fetches from the internet ({remote[0]})"
     for place in WORKSHOP_PATHS:
         if place in text:
             return f"not run: it reads the workshop's environment ({place})"

@@ -9,7 +9,7 @@ checkout, never from a list of commits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit.lab import ASSETS, UI, App
@@ -35,8 +35,8 @@ class Layout:
     envsubst: bool
     # The app the lab runs on there, whose facts the static tier holds the tree to.
     app: App = ASSETS
-    # Why the live scenario cannot run on this layout yet, if it cannot.
-    not_live: str | None = None
+    # Variants whose live scenario cannot run on this layout, and why.
+    not_live: dict[str, str] = field(default_factory=dict)
 
 
 # The values the suite has for a run; the suite's copy names its variables after them.
@@ -45,7 +45,7 @@ SUITE_VALUES = ("S3_BUCKET", "AWS_REGION", "S3_ENDPOINT")
 WORKSHOP_VARIABLES = {"BUCKET_NAME": "S3_BUCKET", "AWS_REGION": "AWS_REGION", "S3_ENDPOINT": "S3_ENDPOINT"}
 
 
-def _workshop(app: App, description: str, not_live: str | None = None) -> Layout:
+def _workshop(app: App, description: str, not_live: dict[str, str] | None = None) -> Layout:
     """A workshop tree: the baseline is the base application's `app`, the S3 module builds on it."""
     base = f"base-application/{app.name}"
     return Layout(
@@ -57,7 +57,7 @@ def _workshop(app: App, description: str, not_live: str | None = None) -> Layout
         variables=WORKSHOP_VARIABLES,
         envsubst=True,
         app=app,
-        not_live=not_live,
+        not_live=not_live or {},
     )
 
 
@@ -66,7 +66,10 @@ WORKSHOP_LAYOUTS: tuple[Layout, ...] = (
     _workshop(
         UI,
         "the workshop's current tree: the S3 module on the `ui` app",
-        not_live="the ui layout's live run needs a stand-in ui image and the ui lab's own steps (its seed images, paths and new file), not built yet",
+        not_live={
+            "emptydir": "the ui app keeps no files of its own to list (it serves its images from the application, "
+            "not the filesystem), so the baseline's 'not shared' has nothing to show on it",
+        },
     ),
 )
 

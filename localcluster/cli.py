@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         progress = Progress(3)
         preflight.install_packages(versions, progress)  # the images need busybox and bash
         build_all(versions, progress)
-        progress.step("building images (pause, assets)")
+        progress.step("building images (pause, the apps' stand-ins)")
         build_images(versions, progress)
         say(f"build done in {progress.elapsed()}")
     elif args.command == "up":

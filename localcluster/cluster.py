@@ -70,7 +70,7 @@ def up(versions: Versions) -> None:
     preflight(versions, progress)
     host.begin(processes.pid_of("kubelet"))
     found = build_all(versions, progress)  # steps 2 and 3
-    progress.step("building images (pause, assets)")
+    progress.step("building images (pause, the apps' stand-ins)")
     images = build_images(versions, progress)
     progress.step("certificates, kubeconfigs, host network set-up")
     node_ip = network.node_ip()

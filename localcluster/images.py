@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labkit.lab import UI
 from localcluster.build import go_build, inputs_digest
 from localcluster.layout import CACHE_DIR, DEPLOYMENT_MANIFEST, IMAGES_MARK_DIR, PRODUCT_IMAGES
 from localcluster.runtime import ctr
@@ -26,6 +27,7 @@ from localcluster.versions import Versions
 # The app's user. The lab mounts its S3 volume with uid=999,gid=999, so the app runs as 999
 # and owns its asset directory: it can write there with every capability dropped.
 APP_UID = 999
+IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BUSYBOX = Path("/bin/busybox")
 BASH_STATIC = Path("/bin/bash-static")
 MTIME = 946684800  # 2000-01-01: fixed, so the same inputs give the same image
@@ -150,7 +152,9 @@ def pause_layer(binary: bytes) -> bytes:
     return layer.finish()
 
 
-def assets_layer(server: bytes, tools: StaticTools) -> bytes:
+def _app_base(server: bytes, tools: StaticTools, user: str, uid: int) -> Layer:
+    """A stand-in app image's base: the shell and utilities the lab's commands use, the server,
+    and the app's user."""
     layer = Layer()
     _base_files(layer)
     layer.file("bin/busybox", tools.busybox, 0o755)
@@ -159,8 +163,29 @@ def assets_layer(server: bytes, tools: StaticTools) -> bytes:
         if applet not in ("bin/busybox", "bin/bash") and applet.count("/") >= 1:
             layer.symlink(applet, "/bin/busybox")
     layer.file("usr/local/bin/assets-server", server, 0o755)
-    layer.file("etc/passwd", f"root:x:0:0:root:/root:/bin/sh\nassets:x:{APP_UID}:{APP_UID}:assets:/tmp:/bin/sh\n".encode())
-    layer.file("etc/group", f"root:x:0:\nassets:x:{APP_UID}:\n".encode())
+    layer.file("etc/passwd", f"root:x:0:0:root:/root:/bin/sh\n{user}:x:{uid}:{uid}:{user}:/tmp:/bin/sh\n".encode())
+    layer.file("etc/group", f"root:x:0:\n{user}:x:{uid}:\n".encode())
+    return layer
+
+
+def ui_layer(server: bytes, tools: StaticTools) -> bytes:
+    """The workshop's current app, as far as the lab uses it: its user, a shell, and the
+    health endpoint its liveness probe asks for (the real one is a Spring Boot app)."""
+    layer = _app_base(server, tools, UI.name, UI.uid)
+    for directory in ("srv", f"srv/{UI.name}", *(f"srv/{UI.name}/{p}" for p in _parents(UI.probe_path))):
+        layer.directory(directory)
+    layer.file(f"srv/{UI.name}{UI.probe_path}", b'{"status":"UP"}\n', 0o644)
+    return layer.finish()
+
+
+def _parents(path: str) -> list[str]:
+    """'a', 'a/b' for '/a/b/c'."""
+    parts = path.strip("/").split("/")[:-1]
+    return ["/".join(parts[: n + 1]) for n in range(len(parts))]
+
+
+def assets_layer(server: bytes, tools: StaticTools) -> bytes:
+    layer = _app_base(server, tools, "assets", APP_UID)
     for directory in ("usr/share", "usr/share/nginx"):
         layer.directory(directory)
     layer.directory("usr/share/nginx/html", 0o755, APP_UID)
@@ -192,7 +217,7 @@ def _write(name: str, layer: bytes, config: dict[str, object], directory: Path) 
 
 
 def build_images(versions: Versions, progress: Progress) -> list[BuiltImage]:
-    """Build both archives (seconds: two small static Go programs and two tarballs)."""
+    """Build every archive (seconds: two small static Go programs and a few tarballs)."""
     directory = BUILD_DIR
     directory.mkdir(parents=True, exist_ok=True)
     log = directory / "build.log"
@@ -211,11 +236,24 @@ def build_images(versions: Versions, progress: Progress) -> list[BuiltImage]:
             directory,
         ),
         _write(
+            UI.image,
+            ui_layer(server_bin.read_bytes(), StaticTools.from_host()),
+            {
+                "Entrypoint": ["/usr/local/bin/assets-server"],
+                "Env": [f"PATH={IMAGE_PATH}", f"PORT={UI.port}", f"ROOT=/srv/{UI.name}"],
+                "ExposedPorts": {f"{UI.port}/tcp": {}},
+                "User": f"{UI.uid}:{UI.uid}",
+                "WorkingDir": f"/srv/{UI.name}",
+                "StopSignal": "SIGTERM",
+            },
+            directory,
+        ),
+        _write(
             assets_image_name(),
             assets_layer(server_bin.read_bytes(), StaticTools.from_host()),
             {
                 "Entrypoint": ["/usr/local/bin/assets-server"],
-                "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "PORT=8080"],
+                "Env": [f"PATH={IMAGE_PATH}", "PORT=8080"],
                 "ExposedPorts": {"8080/tcp": {}},
                 "User": f"{APP_UID}:{APP_UID}",
                 "WorkingDir": "/usr/share/nginx/html",

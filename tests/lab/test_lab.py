@@ -52,7 +52,7 @@ def write_in_one_read_in_other(run: LabRun, t: Transcript, *, writer: PodInfo, r
 def test_lab_scenario(lab: LabRun, transcript: Transcript) -> None:
     """Describe, list, scale to 2, touch divewatch.jpg in one pod, list in the other."""
     live = lab.describe(transcript)
-    problems = invariants.deployment(live)
+    problems = invariants.deployment(live, lab.app)
     assert not problems, "the running Deployment is not the lab's:\n" + "\n".join(problems)
 
     assert_only_known_files(lab, lab.ls(transcript, lab.pods()[0]))

@@ -146,6 +146,11 @@ def test_the_programs_a_command_starts(command: str, started: list[str]) -> None
             "not run: it needs `no-such-tool-here`, which the workshop's environment has and this run's PATH does not",
         ),
         ("kubectl exec p -- bash -c 'aws s3 ls'", None),  # in the pod, not here
+        (
+            "kubectl exec p -- bash -c 'curl -o /x https://images.example.org/a.jpg'",
+            "not run: it fetches from the internet (images.example.org)",
+        ),
+        ("kubectl exec p -- curl -s http://ui.ui.svc/health http://localhost:8080/", None),
         ("cd /tmp && export X=1 && ls", None),
     ],
 )

@@ -18,7 +18,7 @@ def test_each_layout_is_recognised_from_its_files() -> None:
     assert sources.detect(TREES / "assets-layout").layout.name == "workshop-assets"
     ui = sources.detect(TREES / "ui-layout")
     assert ui.layout.name == "workshop-ui"
-    assert ui.layout.not_live is not None
+    assert set(ui.layout.not_live) == {"emptydir"}
 
 
 def test_an_unknown_tree_names_what_was_looked_for(tmp_path: Path) -> None:
@@ -74,3 +74,12 @@ def test_a_ui_volume_with_the_assets_uid_is_caught(tmp_path: Path) -> None:
     problems = invariants.shared_store(_ui_s3(tmp_path / "tree"), by_name("s3-pv"), lab.UI)
     assert len(problems) == 1
     assert problems[0].endswith("lacks 'uid=1000'")
+
+
+@pytest.mark.parametrize(
+    ("written", "canonical", "same"),
+    [("1.5Gi", "1536Mi", True), ("250m", "0.25", True), ("128Mi", "128m", False), ("1Gi", "1G", False), ("2", "abc", False)],
+)
+def test_quantities_compare_by_value_as_the_api_server_rewrites_them(written: str, canonical: str, same: bool) -> None:
+    """A live Deployment shows the API server's form of a quantity, not the manifest's."""
+    assert (invariants.quantity(written) == invariants.quantity(canonical)) is same

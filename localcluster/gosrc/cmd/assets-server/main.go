@@ -1,6 +1,7 @@
 // Command assets-server stands in for the lab's nginx in the assets image: it
-// serves /usr/share/nginx/html (health check /health.html, product images
-// under /assets/) on $PORT (default 8080) and shuts down cleanly on SIGTERM.
+// serves $ROOT (default /usr/share/nginx/html: health check /health.html,
+// product images under /assets/) on $PORT (default 8080) and shuts down cleanly
+// on SIGTERM. The ui stand-in serves its health endpoint the same way.
 package main
 
 import (
@@ -16,7 +17,14 @@ import (
 	"time"
 )
 
-const root = "/usr/share/nginx/html"
+var root = envOr("ROOT", "/usr/share/nginx/html")
+
+func envOr(key, fallback string) string {
+	if value := os.Getenv(key); value != "" {
+		return value
+	}
+	return fallback
+}
 
 // noListing serves files and index.html pages but, like nginx without
 // autoindex, answers 403 for a directory that has no index.html.
@@ -37,10 +45,7 @@ func noListing(files http.Handler) http.Handler {
 }
 
 func main() {
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "8080"
-	}
+	port := envOr("PORT", "8080")
 	server := &http.Server{
 		Addr:              ":" + port,
 		Handler:           noListing(http.FileServer(http.Dir(root))),

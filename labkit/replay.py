@@ -9,6 +9,7 @@ marked; a `test=false` block is not run.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import re
 import secrets
@@ -42,9 +43,19 @@ WORKSHOP_ONLY = {
 # Paths that exist only in the workshop's environment (its checkout of the repository).
 WORKSHOP_PATHS = ("~/environment", "$HOME/environment", "${HOME}/environment")
 # An address on the internet, wherever in the command (a pod's curl too): never fetched from here.
-# Cluster-local names (*.svc, *.cluster.local), localhost and bare IPs are the run's own.
+# Cluster-local names (*.svc, *.cluster.local, one-label names), localhost and private
+# addresses are the run's own.
 _URL = re.compile(r"\bhttps?://([A-Za-z0-9.-]+)")
-_LOCAL_HOST = re.compile(r"^(localhost|[0-9.]+|[^.]+|.*\.svc|.*\.cluster\.local|.*\.local)$")
+_LOCAL_NAME = re.compile(r"^(localhost|[^.]+|.*\.svc|.*\.cluster\.local|.*\.local)$")
+
+
+def _remote(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_global
+    except ValueError:
+        return not _LOCAL_NAME.match(host)
+
+
 _SEPARATORS = {"|", "||", "&", "&&", ";", ";;", "(", ")", "\n"}
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
@@ -81,7 +92,7 @@ def why_not_run(text: str, path: str) -> str | None:
     for word in programs(text):
         if word in WORKSHOP_ONLY:
             return f"not run: {WORKSHOP_ONLY[word]} ({word})"
-    remote = [host for host in _URL.findall(text) if not _LOCAL_HOST.match(host)]
+    remote = [host for host in _URL.findall(text) if _remote(host)]
     if remote:
         return f"not run: it fetches from the internet ({remote[0]})"
     for place in WORKSHOP_PATHS:

@@ -150,7 +150,8 @@ def test_the_programs_a_command_starts(command: str, started: list[str]) -> None
             "kubectl exec p -- bash -c 'curl -o /x https://images.example.org/a.jpg'",
             "not run: it fetches from the internet (images.example.org)",
         ),
-        ("kubectl exec p -- curl -s http://ui.ui.svc/health http://localhost:8080/", None),
+        ("kubectl exec p -- curl -s http://ui.ui.svc/health http://localhost:8080/ http://10.96.0.1/", None),
+        ("kubectl exec p -- curl -s http://8.8.8.8/", "not run: it fetches from the internet (8.8.8.8)"),
         ("cd /tmp && export X=1 && ls", None),
     ],
 )

@@ -46,7 +46,7 @@ WORKSHOP_PATHS = ("~/environment", "$HOME/environment", "${HOME}/environment")
 # Cluster-local names (*.svc, *.cluster.local, one-label names), localhost and private
 # addresses are the run's own.
 _URL = re.compile(r"\bhttps?://([A-Za-z0-9.-]+)")
-_LOCAL_NAME = re.compile(r"^(localhost|[^.]+|.*\.svc|.*\.cluster\.local|.*\.local)$")
+_LOCAL_NAME = re.compile(r"^(localhost|[^.]+|.*\.svc|.*\.local)$")
 
 
 def _remote(host: str) -> bool:
@@ -89,7 +89,8 @@ def programs(text: str) -> list[str]:
 
 def why_not_run(text: str, path: str) -> str | None:
     """Why the replay leaves a command out, or None to run it."""
-    for word in programs(text):
+    words = programs(text)
+    for word in words:
         if word in WORKSHOP_ONLY:
             return f"not run: {WORKSHOP_ONLY[word]} ({word})"
     remote = [host for host in _URL.findall(text) if _remote(host)]
@@ -98,7 +99,7 @@ def why_not_run(text: str, path: str) -> str | None:
     for place in WORKSHOP_PATHS:
         if place in text:
             return f"not run: it reads the workshop's environment ({place})"
-    for word in programs(text):
+    for word in words:
         if "/" not in word and word not in _shell_words() and shutil.which(word, path=path) is None:
             return f"not run: it needs `{word}`, which the workshop's environment has and this run's PATH does not"
     return None

@@ -57,7 +57,7 @@ def test_containerd_config_fits_this_machine() -> None:
 
 
 def test_assets_image_is_the_manifests() -> None:
-    assert images.assets_image_name() == lab.IMAGE
+    assert images.assets_image_name() == lab.ASSETS.image
 
 
 def test_docker_archive_is_loadable_shape() -> None:

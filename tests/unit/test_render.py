@@ -86,3 +86,21 @@ def test_spread_puts_replicas_on_different_nodes() -> None:
 def test_one_names_what_is_there() -> None:
     with pytest.raises(render.ManifestError, match=r"expected one Deployment, found 0 \(objects: Namespace/assets\)"):
         render.one([NS], "Deployment")
+
+
+@pytest.mark.parametrize("how", ["relative path", "symlink"])
+def test_a_lab_tree_cannot_read_host_files(tmp_path, how) -> None:
+    """A lab source is a tree from elsewhere: kustomize's root-only restriction keeps its
+    generators from pulling a host file into objects the live tier would apply."""
+    outside = tmp_path / "host-secret.txt"
+    outside.write_text("not-for-the-cluster\n")
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    if how == "symlink":
+        (lab / "data.txt").symlink_to(outside)
+        source = "data.txt"
+    else:
+        source = "../host-secret.txt"
+    (lab / "kustomization.yaml").write_text(f"configMapGenerator:\n- name: leak\n  files:\n  - {source}\n")
+    with pytest.raises(render.ManifestError, match=r"is not in or below .*read only files inside its own directory"):
+        render.kustomize(lab)

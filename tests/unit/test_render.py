@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from labkit import render, settings
@@ -89,7 +91,7 @@ def test_one_names_what_is_there() -> None:
 
 
 @pytest.mark.parametrize("how", ["relative path", "symlink"])
-def test_a_lab_tree_cannot_read_host_files(tmp_path, how) -> None:
+def test_a_lab_tree_cannot_read_host_files(tmp_path: Path, how: str) -> None:
     """A lab source is a tree from elsewhere: kustomize's root-only restriction keeps its
     generators from pulling a host file into objects the live tier would apply."""
     outside = tmp_path / "host-secret.txt"
@@ -104,3 +106,27 @@ def test_a_lab_tree_cannot_read_host_files(tmp_path, how) -> None:
     (lab / "kustomization.yaml").write_text(f"configMapGenerator:\n- name: leak\n  files:\n  - {source}\n")
     with pytest.raises(render.ManifestError, match=r"is not in or below .*read only files inside its own directory"):
         render.kustomize(lab)
+
+
+def test_cluster_scoped_rbac_is_the_runs_own() -> None:
+    """A lab's ClusterRole and binding get the run's names (so clean-up and a second run never
+    meet a user's), the binding follows the rename, and its ServiceAccount is the run's."""
+    rbac = "rbac.authorization.k8s.io/v1"
+    docs: list[render.Obj] = [
+        NS,
+        {"apiVersion": rbac, "kind": "ClusterRole", "metadata": {"name": "reader"}},
+        {
+            "apiVersion": rbac,
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "reader"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "reader"},
+            "subjects": [{"kind": "ServiceAccount", "name": "assets", "namespace": "assets"}],
+        },
+    ]
+    mine = render.for_run(docs, namespace="assets-x-r1", run_id="r1", variant="x", spread_over_nodes=False)
+    role, binding = mine[1], mine[2]
+    assert role["metadata"] == {"name": "reader-r1", "labels": role["metadata"]["labels"]}
+    assert binding["metadata"]["name"] == "reader-r1"
+    assert "namespace" not in binding["metadata"]
+    assert binding["roleRef"]["name"] == "reader-r1"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "assets", "namespace": "assets-x-r1"}]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import kubernetes_validate
 import pytest
 
-from labkit import invariants, render, settings
+from labkit import invariants, render, safety, settings
 from labkit.lab import App
 from labkit.sources import LabSource
 from labkit.variants import VARIANTS, Variant
@@ -51,6 +51,13 @@ def test_app_is_the_labs(docs: list[render.Obj], app: App) -> None:
     deployment = render.one(docs, "Deployment", app.name)
     problems = invariants.base_objects(docs, app) + invariants.deployment(deployment, app)
     assert not problems, "the app differs from the lab:\n" + "\n".join(problems)
+
+
+def test_nothing_reaches_the_node_or_the_cluster(docs: list[render.Obj]) -> None:
+    """The live tier applies these as written: no host namespace, host path, privilege or
+    administrative binding gets in through a manifest change."""
+    problems = safety.dangers(docs)
+    assert not problems, "the manifests reach beyond the lab:\n" + "\n".join(problems)
 
 
 def test_store_matches_verdict(docs: list[render.Obj], variant: Variant, app: App) -> None:

@@ -6,6 +6,7 @@ import pytest
 pytest.register_assert_rewrite("fixtures", "labkit")
 
 pytest_plugins = [
+    "fixtures.redaction",
     "fixtures.options",
     "fixtures.outcomes",
     "fixtures.summary",

@@ -16,7 +16,7 @@ import pytest
 from labkit.settings import ROOT
 
 READMES = [ROOT / "README.md", ROOT / "localcluster" / "README.md", ROOT / "s3stack" / "README.md"]
-# What `python3 -m venv .venv && .venv/bin/python -m pip install -U pip tox` puts in .venv/bin.
+# What the set-up line (`python3 -m venv .venv && ... pip install ... tox`) puts in .venv/bin.
 VENV_PROGRAMS = {"python", "python3", "pip", "tox"}
 
 

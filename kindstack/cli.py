@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 
 from kindstack import engine as engines
-from kindstack import nodeimage
+from kindstack import host, nodeimage
 from kindstack.layout import DOCKER_SOCKET, ENGINE_LOG, NODE_IMAGE_REPO
 from kindstack.versions import Versions, load
 from labkit.kindenv import KIND_ARCHIVES_ENV, KIND_NODE_IMAGE_ENV
@@ -45,6 +45,7 @@ def up(requested: str) -> dict[str, str]:
     """Engine, kind and (offline) the node image and the lab's images; the command's environment."""
     progress = Progress(STEPS)
     versions = load()
+    host.begin()  # before any engine or node: what kind's kubelets change, `down` puts back
     progress.step("Docker's engine")
     engine = _engine(requested, versions, progress)
     mode = _mode(requested, engine)
@@ -75,10 +76,18 @@ def up(requested: str) -> dict[str, str]:
 
 
 def down() -> None:
-    left = engines.stop(Progress(1))
+    recorded = host.RECORD.is_file()
+    try:
+        left = engines.stop(Progress(1))
+    finally:
+        # After the nodes are gone; also when stopping failed (the record stays for the next `down`).
+        not_restored = host.restore()
+    left += [f"not restored: {what}" for what in not_restored]
     if left:
-        raise ClusterError("down left: " + "; ".join(left) + f" (see {ENGINE_LOG})")
-    say("kindstack: down, no container, network, volume or engine left")
+        raise ClusterError("down left: " + "; ".join(left) + f" (see {ENGINE_LOG}; run `python3 -m kindstack down` again as root)")
+    host.finish()
+    restored = "; the host's kernel tunables as they were" if recorded else ""
+    say(f"kindstack: down, no container, network, volume or engine left{restored}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kindstack.layout import DAEMON_JSON, DOCKER_DATA, DOCKER_EXEC, DOCKER_PID, DOCKER_SOCKET, ENGINE_LOG, RUN_DIR, STATE_DIR
-from localcluster.ui import ClusterError, Progress
+from localcluster.ui import ClusterError, Progress, warn
 
 START_SECONDS = 60.0
 STOP_SECONDS = 60.0
@@ -94,11 +94,44 @@ def running() -> bool:
     return _pid() is not None
 
 
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def _is_own_dockerd(cmdline: list[str]) -> bool:
+    """A dockerd whose configuration names kindstack's pid file: one kindstack started (with
+    any state directory), never the machine's own Docker or whatever reused the pid."""
+    if not cmdline or Path(cmdline[0]).name != "dockerd":
+        return False
+    config = next((arg.split("=", 1)[1] for arg in cmdline if arg.startswith("--config-file=")), None)
+    if config is None and "--config-file" in cmdline[:-1]:
+        config = cmdline[cmdline.index("--config-file") + 1]
+    try:
+        return config is not None and json.loads(Path(config).read_text()).get("pidfile") == str(DOCKER_PID)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _pid() -> int | None:
-    with contextlib.suppress(OSError, ValueError):
+    """The pid in the pid file, only while that process is kindstack's dockerd. A pid file can
+    outlive its dockerd and the number pass to another process: that file is removed and the
+    process never signalled."""
+    try:
         pid = int(DOCKER_PID.read_text().strip())
-        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    cmdline = _cmdline(pid)
+    if not cmdline:  # gone, or a zombie that `stop` reaps
+        return None
+    if _is_own_dockerd(cmdline):
         return pid
+    shown = " ".join(cmdline)[:80]
+    warn(f"{DOCKER_PID} names pid {pid}, which is not kindstack's dockerd ({shown}): removed that stale pid file, signalled nothing")
+    DOCKER_PID.unlink(missing_ok=True)
     return None
 
 
@@ -148,6 +181,16 @@ def _mounts_under(roots: Sequence[Path]) -> list[str]:
     return found
 
 
+def _exited(pid: int) -> bool:
+    """Gone or a zombie. Not an empty command line: a process has one while it exits, before
+    it is a zombie, and this process must then still collect it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
 def _reap(pid: int) -> None:
     """Collect dockerd's exit status when this process started it (no zombie is left)."""
     with contextlib.suppress(ChildProcessError):
@@ -165,11 +208,11 @@ def stop(progress: Progress) -> list[str]:
         progress.note("stopping Docker's engine")
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_SECONDS
-        while time.monotonic() < deadline and _pid() is not None:
+        while time.monotonic() < deadline and not _exited(pid):
             _reap(pid)
             time.sleep(0.5)
         _reap(pid)
-        if _pid() is not None:
+        if not _exited(pid):
             left.append(f"dockerd (pid {pid}) still runs {STOP_SECONDS:.0f}s after SIGTERM")
     if not left:
         for point in sorted(_mounts_under([DOCKER_DATA, DOCKER_EXEC]), key=len, reverse=True):

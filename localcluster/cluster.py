@@ -29,7 +29,7 @@ from localcluster.layout import (
     SERVICE_CIDR,
     STATE_DIR,
 )
-from localcluster.pki import ensure_pki, write_kubeconfigs
+from localcluster.pki import ensure_pki, etcd_client_context, write_kubeconfigs
 from localcluster.preflight import preflight, require_root
 from localcluster.runtime import ctr
 from localcluster.ui import ClusterError, Progress, say, warn
@@ -40,7 +40,8 @@ UP_STEPS = 11
 
 def _etcd_healthy() -> bool | None:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{ETCD_CLIENT_PORT}/health", timeout=3) as response:
+        context = etcd_client_context()  # etcd answers only a client with a certificate of its CA
+        with urllib.request.urlopen(f"https://127.0.0.1:{ETCD_CLIENT_PORT}/health", timeout=3, context=context) as response:
             return True if b'"health":"true"' in response.read() else None
     except OSError:
         return None

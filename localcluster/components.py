@@ -41,8 +41,10 @@ def _pki(name: str) -> str:
 
 
 def etcd(binaries: Binaries) -> Daemon:
-    client = f"http://127.0.0.1:{ETCD_CLIENT_PORT}"
-    peer = f"http://127.0.0.1:{ETCD_PEER_PORT}"
+    """TLS with client certificates on both ports: loopback is open to every local user and
+    process, and etcd holds every Secret of the cluster."""
+    client = f"https://127.0.0.1:{ETCD_CLIENT_PORT}"
+    peer = f"https://127.0.0.1:{ETCD_PEER_PORT}"
     return Daemon(
         "etcd",
         [
@@ -55,6 +57,14 @@ def etcd(binaries: Binaries) -> Daemon:
             f"--initial-advertise-peer-urls={peer}",
             f"--initial-cluster={NODE_NAME}={peer}",
             "--initial-cluster-state=new",
+            f"--cert-file={_pki('etcd/server.crt')}",
+            f"--key-file={_pki('etcd/server.key')}",
+            "--client-cert-auth=true",
+            f"--trusted-ca-file={_pki('etcd/ca.crt')}",
+            f"--peer-cert-file={_pki('etcd/peer.crt')}",
+            f"--peer-key-file={_pki('etcd/peer.key')}",
+            "--peer-client-cert-auth=true",
+            f"--peer-trusted-ca-file={_pki('etcd/ca.crt')}",
             # A throw-away test cluster: skipping fsync makes start-up and writes fast.
             "--unsafe-no-fsync=true",
             "--log-level=warn",
@@ -70,7 +80,10 @@ def apiserver(binaries: Binaries, node_ip: str) -> Daemon:
             f"--advertise-address={node_ip}",
             f"--bind-address={node_ip}",
             f"--secure-port={API_PORT}",
-            f"--etcd-servers=http://127.0.0.1:{ETCD_CLIENT_PORT}",
+            f"--etcd-servers=https://127.0.0.1:{ETCD_CLIENT_PORT}",
+            f"--etcd-cafile={_pki('etcd/ca.crt')}",
+            f"--etcd-certfile={_pki('apiserver-etcd-client.crt')}",
+            f"--etcd-keyfile={_pki('apiserver-etcd-client.key')}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--authorization-mode=Node,RBAC",
             "--enable-admission-plugins=NodeRestriction",

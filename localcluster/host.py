@@ -14,6 +14,7 @@ import contextlib
 import json
 import re
 import subprocess
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,17 @@ SYSCTLS = {
     "net/ipv4/ip_forward": "1",
     "net/bridge/bridge-nf-call-iptables": "1",
     "net/bridge/bridge-nf-call-ip6tables": "1",
+}
+# What a kubelet writes at start unless protectKernelDefaults is set (setupKernelTunables in
+# k8s.io/kubernetes pkg/kubelet/cm), with its values. They are host-wide, not namespaced: a kind
+# node's kubelet, privileged, writes the host's own. Both tools record them and put them back.
+KUBELET_TUNABLES = {
+    "vm/overcommit_memory": "1",
+    "vm/panic_on_oom": "0",
+    "kernel/panic": "10",
+    "kernel/panic_on_oops": "1",
+    "kernel/keys/root_maxkeys": "1000000",
+    "kernel/keys/root_maxbytes": "25000000",
 }
 # Chains that kube-proxy, the kubelet and the CNI plugins create.
 KUBE_CHAIN = re.compile(r"\b(KUBE-[A-Z0-9-]+|CNI-[A-Za-z0-9-]+)\b")
@@ -53,6 +65,25 @@ def load() -> Record | None:
         return None
     except (ValueError, TypeError) as err:
         raise ClusterError(f"{RECORD} is not readable ({err}): restore it, or remove it only if nothing of the cluster runs") from None
+
+
+def read_sysctls(keys: Iterable[str]) -> dict[str, str]:
+    """The values now, of those keys this kernel has."""
+    return {key: (PROC_SYS / key).read_text().strip() for key in keys if (PROC_SYS / key).exists()}
+
+
+def write_sysctls(values: dict[str, str]) -> list[str]:
+    """Write back the values that changed (an unchanged one is not written, so a read-only
+    /proc/sys fails only where something did change it); what could not be written."""
+    failed = []
+    for key, value in values.items():
+        path = PROC_SYS / key
+        try:
+            if path.read_text().strip() != value:
+                path.write_text(value)
+        except OSError as err:
+            failed.append(f"sysctl {key.replace('/', '.')}={value} ({err.strerror or err})")
+    return failed
 
 
 def _run(*command: str) -> subprocess.CompletedProcess[str]:
@@ -117,7 +148,7 @@ def begin(own_kubelet: int | None) -> Record:
             + " (stop that cluster, or run on another machine)"
         )
     record = Record(
-        sysctls={key: (PROC_SYS / key).read_text().strip() for key in SYSCTLS if (PROC_SYS / key).exists()},
+        sysctls=read_sysctls([*SYSCTLS, *KUBELET_TUNABLES]),  # before the kubelet first starts
         root_shared=root_is_shared(),
         made_kubelet_root=True,
         made_chains=True,
@@ -130,12 +161,7 @@ def begin(own_kubelet: int | None) -> Record:
 
 def restore(record: Record) -> list[str]:
     """Sysctls and the root mount's propagation as they were; what could not be restored."""
-    failed = []
-    for key, value in record.sysctls.items():
-        try:
-            (PROC_SYS / key).write_text(value)
-        except OSError as err:
-            failed.append(f"sysctl {key}={value} ({err})")
+    failed = write_sysctls(record.sysctls)
     if not record.root_shared and root_is_shared():
         result = _run("mount", "--make-private", "/")
         if result.returncode != 0:

@@ -3,11 +3,14 @@ line, records what it changes, and `down` restores exactly that (on stand-in hos
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from localcluster import host, network
+from localcluster import host, network, versions
 from localcluster.layout import CGROUP_PARENT
 from localcluster.ui import ClusterError
 
@@ -22,7 +25,7 @@ def fake_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(host, "kube_chain_lines", list)
     monkeypatch.setattr(host, "other_kubelets", lambda own: [])
     monkeypatch.setattr(host, "root_is_shared", lambda: True)
-    for key in host.SYSCTLS:
+    for key in (*host.SYSCTLS, *host.KUBELET_TUNABLES):
         (tmp_path / "sys" / key).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "sys" / key).write_text("0\n")
     (tmp_path / "netns").mkdir()
@@ -45,7 +48,7 @@ def test_up_refuses_another_kubernetes_in_one_line(fake_host: Path, monkeypatch:
 
 def test_the_record_is_taken_once_and_restored(fake_host: Path) -> None:
     record = host.begin(None)
-    assert record.sysctls == dict.fromkeys(host.SYSCTLS, "0")
+    assert record.sysctls == dict.fromkeys([*host.SYSCTLS, *host.KUBELET_TUNABLES], "0")
     assert record.made_kubelet_root
     assert record.made_chains
     for key in host.SYSCTLS:  # what `up` then sets
@@ -56,6 +59,52 @@ def test_the_record_is_taken_once_and_restored(fake_host: Path) -> None:
     assert all((fake_host / "sys" / key).read_text() == "0" for key in host.SYSCTLS)
     host.finish()
     assert host.load() is None
+
+
+def test_the_kubelets_kernel_tunables_are_recorded_and_put_back(fake_host: Path) -> None:
+    """The kubelet (protectKernelDefaults: false) sets kernel.panic=10 and more; `down` must
+    leave the host with the values it had before `up`."""
+    record = host.begin(None)  # `up`'s first step, before the kubelet starts
+    for key, value in host.KUBELET_TUNABLES.items():  # what the kubelet then writes
+        (fake_host / "sys" / key).write_text(value)
+    assert host.load() == record  # a `down` from another process reads the same record
+    assert host.restore(record) == []
+    assert {key: (fake_host / "sys" / key).read_text().strip() for key in host.KUBELET_TUNABLES} == dict.fromkeys(
+        host.KUBELET_TUNABLES, "0"
+    )
+
+
+def test_a_value_that_cannot_be_put_back_is_named(fake_host: Path) -> None:
+    record = host.begin(None)
+    (fake_host / "sys" / "kernel" / "panic").unlink()
+    (fake_host / "sys" / "kernel" / "panic").mkdir()  # unwritable, as a read-only /proc/sys
+    (fake_host / "sys" / "vm" / "overcommit_memory").write_text("1")
+    failed = host.restore(record)
+    assert len(failed) == 1, failed
+    assert failed[0].startswith("sysctl kernel.panic=0 ("), failed
+    assert (fake_host / "sys" / "vm" / "overcommit_memory").read_text() == "0"  # the rest still restored
+
+
+def _go_module_dir(module: str) -> Path:
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("Go is not on PATH: the kubelet's source is read from its module cache")
+    cache = subprocess.run([go, "env", "GOMODCACHE"], capture_output=True, text=True, check=True).stdout.strip()
+    path = Path(cache) / module
+    if not path.is_dir():
+        pytest.skip(f"{module} is not in the Go module cache (`localcluster build` downloads it)")
+    return path
+
+
+def test_the_tunables_are_the_ones_the_pinned_kubelet_sets() -> None:
+    """A Kubernetes bump that adds a tunable to setupKernelTunables must add it here."""
+    pins = versions.load()
+    kubelet = _go_module_dir(f"k8s.io/kubernetes@{pins.kubernetes}") / "pkg/kubelet/cm/container_manager_linux.go"
+    helpers = _go_module_dir(f"k8s.io/component-helpers@{pins.staging}") / "node/util/sysctl/sysctl.go"
+    block = re.search(r"desiredState := map\[string\]int\{(.*?)\n\t\}", kubelet.read_text(), re.S)
+    assert block, f"no desiredState map in {kubelet}: read setupKernelTunables and update host.KUBELET_TUNABLES"
+    names = dict(re.findall(r'^\s*(\w+)\s*=\s*"([^"]+)"', helpers.read_text(), re.M))
+    assert {names[name] for name in re.findall(r"utilsysctl\.(\w+):", block.group(1))} == set(host.KUBELET_TUNABLES)
 
 
 def test_only_the_clusters_own_network_namespaces_are_removed(fake_host: Path, monkeypatch: pytest.MonkeyPatch) -> None:

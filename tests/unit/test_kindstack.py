@@ -8,21 +8,27 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
-from kindstack import engine, images, labnet, nodeimage
+from kindstack import cli, engine, images, labnet, nodeimage
+from kindstack import host as kind_host
 from kindstack.layout import GO_SRC
 from kindstack.versions import Versions, load
+from localcluster import host
 from localcluster.build import go_env
-from localcluster.ui import ClusterError
+from localcluster.ui import ClusterError, Progress
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +165,142 @@ def test_labrunc() -> None:
         pytest.skip("Go is not on PATH: kindstack builds labrunc with it")
     result = subprocess.run([go, "test", "./cmd/labrunc/"], cwd=GO_SRC, env=go_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture
+def fake_proc_sys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A stand-in /proc/sys and state directory; every tunable is 0 before `up`."""
+    monkeypatch.setattr(host, "PROC_SYS", tmp_path / "sys")
+    monkeypatch.setattr(kind_host, "STATE_DIR", tmp_path / "state")
+    monkeypatch.setattr(kind_host, "RECORD", tmp_path / "state" / "host.json")
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(engine, "stop", lambda progress: [])
+    for key in (*host.KUBELET_TUNABLES, *kind_host.NODE_SYSCTLS):
+        (tmp_path / "sys" / key).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "sys" / key).write_text("0\n")
+    return tmp_path / "sys"
+
+
+def _up_until_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`up` as far as starting the engine, which must find the host's values recorded."""
+
+    def no_engine(mode: str, versions: Versions, progress: Progress) -> engine.Engine:
+        assert kind_host.RECORD.is_file(), "the engine starts before the host's values are recorded"
+        raise ClusterError("no engine in a unit test")
+
+    monkeypatch.setattr(cli, "_engine", no_engine)
+    with pytest.raises(ClusterError, match="no engine in a unit test"):
+        cli.up("auto")
+
+
+def test_down_puts_back_the_tunables_kinds_kubelets_and_nodes_set(
+    fake_proc_sys: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _up_until_the_engine(monkeypatch)
+    for key, value in host.KUBELET_TUNABLES.items():  # a kind node's kubelet, privileged
+        (fake_proc_sys / key).write_text(value)
+    (fake_proc_sys / "kernel/pid_max").write_text("4194304")  # the node's systemd-sysctl
+    cli.down()  # as from a later process: everything it needs is in the record file
+    assert {key: (fake_proc_sys / key).read_text().strip() for key in (*host.KUBELET_TUNABLES, *kind_host.NODE_SYSCTLS)} == dict.fromkeys(
+        (*host.KUBELET_TUNABLES, *kind_host.NODE_SYSCTLS), "0"
+    )
+    assert not kind_host.RECORD.exists()
+    assert "kernel tunables as they were" in capsys.readouterr().out
+
+
+def test_a_second_up_keeps_the_values_from_before_the_first(fake_proc_sys: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _up_until_the_engine(monkeypatch)
+    (fake_proc_sys / "kernel/panic").write_text("10")
+    _up_until_the_engine(monkeypatch)  # `up` again before `down`: the kubelet's value is not "before"
+    cli.down()
+    assert (fake_proc_sys / "kernel/panic").read_text() == "0"
+
+
+def test_down_names_in_one_line_what_it_could_not_put_back(fake_proc_sys: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _up_until_the_engine(monkeypatch)
+    (fake_proc_sys / "kernel/panic").unlink()
+    (fake_proc_sys / "kernel/panic").mkdir()  # unwritable
+    with pytest.raises(ClusterError) as left:
+        cli.down()
+    assert "\n" not in str(left.value)
+    assert "not restored: sysctl kernel.panic=0 (" in str(left.value)
+    assert "kindstack down` again" in str(left.value)
+    assert kind_host.RECORD.is_file()  # kept, for the next `down`
+
+
+def test_down_puts_them_back_also_when_the_engine_did_not_stop(fake_proc_sys: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _up_until_the_engine(monkeypatch)
+    (fake_proc_sys / "vm/overcommit_memory").write_text("1")
+
+    def broken_stop(progress: Progress) -> list[str]:
+        raise ClusterError("`docker rm` failed")
+
+    monkeypatch.setattr(engine, "stop", broken_stop)
+    with pytest.raises(ClusterError, match="docker rm"):
+        cli.down()
+    assert (fake_proc_sys / "vm/overcommit_memory").read_text() == "0"
+    assert kind_host.RECORD.is_file()
+
+
+@pytest.fixture
+def own_engine_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The engine's paths in a temporary directory, so nothing of a real engine is touched."""
+    for name, path in {
+        "DOCKER_PID": tmp_path / "docker.pid",
+        "DOCKER_DATA": tmp_path / "data",
+        "DOCKER_EXEC": tmp_path / "exec",
+        "DOCKER_SOCKET": tmp_path / "docker.sock",
+        "DAEMON_JSON": tmp_path / "daemon.json",
+    }.items():
+        monkeypatch.setattr(engine, name, path)
+    monkeypatch.setattr(engine, "_answers", lambda env: False)
+    monkeypatch.setattr(engine, "STOP_SECONDS", 10.0)
+    return tmp_path
+
+
+def _started(process: subprocess.Popen[bytes], program: str) -> None:
+    """Popen may return before the new program's command line is readable (vfork)."""
+    deadline = time.monotonic() + 10
+    while not Path(f"/proc/{process.pid}/cmdline").read_bytes().startswith(program.encode() + b"\0"):
+        assert time.monotonic() < deadline, f"{program} did not start"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(["sleep", "30"])
+    try:
+        _started(process, "sleep")
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_down_never_signals_a_process_that_is_not_its_dockerd(
+    own_engine_paths: Path, sleeper: subprocess.Popen[bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
+    (own_engine_paths / "docker.pid").write_text(f"{sleeper.pid}\n")  # a stale pid file; the pid reused
+    assert engine.stop(Progress(1)) == []
+    assert sleeper.poll() is None, "sleep was signalled"
+    assert not (own_engine_paths / "docker.pid").exists()
+    warning = capsys.readouterr().err
+    assert f"names pid {sleeper.pid}, which is not kindstack's dockerd (sleep 30)" in warning
+    assert warning.count("\n") == 1
+
+
+def test_down_stops_its_own_dockerd(own_engine_paths: Path) -> None:
+    config = own_engine_paths / "daemon.json"
+    config.write_text(json.dumps(engine.daemon_config(own_engine_paths / "labrunc")))
+    # A stand-in with dockerd's command line: argv[0] "dockerd", the config naming the pid file.
+    stand_in = subprocess.Popen(["dockerd", "-c", "import time; time.sleep(30)", "--config-file", str(config)], executable=sys.executable)
+    try:
+        _started(stand_in, "dockerd")
+        (own_engine_paths / "docker.pid").write_text(f"{stand_in.pid}\n")
+        assert engine.running()
+        assert engine.stop(Progress(1)) == []
+        assert not Path(f"/proc/{stand_in.pid}").exists(), "not stopped, or left a zombie"
+    finally:
+        if stand_in.poll() is None:  # 0 once `stop` has collected it: never a reused pid
+            stand_in.kill()
+        stand_in.wait()

@@ -63,3 +63,14 @@ def test_ci_and_every_tox_environment_install_from_it() -> None:
     ]
     assert "PIP_CONSTRAINT" in parser["testenv"]["set_env"]
     assert not unconstrained, f"tox environments that replace set_env without the constraints: {unconstrained}"
+
+
+def test_workflows_install_from_it_too() -> None:
+    loose = [
+        f"{path.name}: {line.strip()}"
+        for path in sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+        for line in path.read_text().splitlines()
+        for part in line.split("&&")
+        if re.search(r"pip install\b(?!.*-U pip\s*$)", part) and "-c constraints.txt" not in part
+    ]
+    assert not loose, f"workflow installs outside constraints.txt: {loose}"

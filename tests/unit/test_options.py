@@ -32,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "lab_page": [],
     "page_strict": False,
     "lab_source": None,
+    "s3_driver_chart": None,
 }
 
 
@@ -81,11 +82,36 @@ def test_defaults_without_cluster() -> None:
         ({"lab_source": Path(__file__).parent}, "not a workshop checkout the suite knows"),
         ({"lab_page": [Path(__file__)]}, "no front matter"),
         ({"cluster": "eks", "eks_cluster": "c", "eks_region": "eu-west-1", "s3_server": "in-cluster"}, "drop --s3-server in-cluster"),
+        (
+            {"s3_driver_chart": "v2.7.0"},
+            r"^--s3-driver-chart 'v2\.7\.0' is not a chart version: use a published one like \d+\.\d+\.\d+ \(no leading v\)$",
+        ),
+        ({"s3_driver_chart": "2.7"}, r"'2\.7' is not a chart version"),
+        ({"s3_driver_chart": "3.0.0"}, r"^--s3-driver-chart 3\.0\.0: the suite has values for chart lines 1\.x, 2\.x only"),
+        ({"s3_driver_chart": "2.7.0", "s3_server": "external"}, "drop one of them"),
+        (
+            {"cluster": "eks", "eks_cluster": "c", "eks_region": "eu-west-1", "s3_driver_chart": "2.7.0"},
+            "EKS add-on: drop --s3-driver-chart",
+        ),
     ],
 )
 def test_bad_values_name_the_fix(given: dict[str, Any], fix: str) -> None:
     with pytest.raises(pytest.UsageError, match=fix):
         parse(**given)
+
+
+def test_a_published_driver_chart_is_kept_for_the_install() -> None:
+    assert parse().s3_driver_chart is None  # the Go module's chart
+    pin = settings.versions()["MOUNTPOINT_S3_CSI_DRIVER_CHART_V2"]
+    assert parse(s3_driver_chart=pin).s3_driver_chart == pin
+
+
+def test_a_malformed_driver_chart_stops_the_run_at_start_up(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(_CONFTEST)
+    pytester.makepyfile(test_x="def test_nothing():\n    pass\n")
+    result = pytester.runpytest("--s3-driver-chart=latest")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--s3-driver-chart 'latest' is not a chart version: use a published one like *"])
 
 
 def test_existing_uses_current_context(tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ def opts(**given: Any) -> options.LabOptions:
         "cluster": None, "kubeconfig": None, "context": None, "kind_name": "k", "kind_workers": 2, "kind_node_image": None,
         "kind_image_archive": [], "keep_cluster": False, "keep_namespaces": False, "run_id": RUN, "timeout_scale": 1.0,
         "s3_region": None, "s3_endpoint": None, "s3_bucket_prefix": "p", "lab_report_dir": Path("reports"), "require": "",
-        "s3_server": "auto", "lab_page": [], "page_strict": False, "lab_source": None,
+        "s3_server": "auto", "lab_page": [], "page_strict": False, "lab_source": None, "s3_driver_chart": None,
     }  # fmt: skip
     values.update(given)
     return options.parse(values.__getitem__)
@@ -141,10 +141,17 @@ class Recorder:
         return self.calls.read_text().splitlines()
 
 
-def test_install_passes_the_run_keys_by_secret_name_only(tmp_path: Path) -> None:
+@pytest.fixture
+def module_chart(monkeypatch: pytest.MonkeyPatch) -> helm.DriverChart:
+    """The default chart, the Go module's, found at /chart."""
+    monkeypatch.setattr(helm, "driver_chart", lambda: Path("/chart"))
+    return s3.driver_chart(opts())
+
+
+def test_install_passes_the_run_keys_by_secret_name_only(tmp_path: Path, module_chart: helm.DriverChart) -> None:
     rec = Recorder(tmp_path)
     keys = s3server.Keys.generate()
-    rec.install.install(keys, Path("/chart"))
+    rec.install.install(keys, module_chart)
     secret = rec.secrets[f"s3-csi-keys-{RUN}"]
     assert secret["stringData"] == {"key_id": keys.access_key_id, "access_key": keys.secret_access_key}
     assert secret["metadata"]["labels"][settings.LABEL_RUN] == RUN
@@ -157,18 +164,74 @@ def test_install_passes_the_run_keys_by_secret_name_only(tmp_path: Path) -> None
     assert keys.secret_access_key not in line
 
 
-def test_uninstall_removes_the_release_and_its_keys(tmp_path: Path) -> None:
+def test_offline_the_go_modules_chart_installs_with_the_v1_values(tmp_path: Path, module_chart: helm.DriverChart) -> None:
     rec = Recorder(tmp_path)
-    rec.install.install(s3server.Keys.generate(), Path("/chart"))
+    rec.install.install(s3server.Keys.generate(), module_chart)
+    [line] = rec.lines()
+    assert line.startswith(
+        f"install s3-csi-{RUN} /chart --set awsAccessSecret.name=s3-csi-keys-{RUN} "
+        "--set experimental.podMounter=true --set supportLegacySystemDMounts=false --labels "
+    )
+    pin = settings.versions()["MOUNTPOINT_S3_CSI_DRIVER_VERSION"]
+    assert module_chart.describe() == f"chart aws-mountpoint-s3-csi-driver {pin.lstrip('v')} from Go module {helm.DRIVER_MODULE}@{pin}"
+    # s3stack renders the same chart with the same values to learn its image names.
+    assert module_chart.line.values == helm.DRIVER_VALUES
+
+
+def test_s3_driver_chart_installs_that_published_v2_chart_without_the_v1_switch(tmp_path: Path) -> None:
+    versions = settings.versions()
+    pin, repo = versions["MOUNTPOINT_S3_CSI_DRIVER_CHART_V2"], versions["MOUNTPOINT_S3_CSI_CHART_REPO"]
+    assert pin.startswith("2.")
+    assert repo == "https://awslabs.github.io/mountpoint-s3-csi-driver"
+    rec = Recorder(tmp_path)
+    rec.install.install(s3server.Keys.generate(), s3.driver_chart(opts(s3_driver_chart=pin)))
+    [line] = rec.lines()
+    assert line.startswith(
+        f"install s3-csi-{RUN} aws-mountpoint-s3-csi-driver --repo {repo} --version {pin} "
+        f"--set awsAccessSecret.name=s3-csi-keys-{RUN} --set supportLegacySystemDMounts=false --labels "
+    )
+    assert "podMounter" not in line  # v2 has only the pod mounter, and no such value
+    assert line.endswith("--namespace kube-system --kubeconfig /kc --kube-context ctx")
+
+
+@pytest.mark.parametrize(
+    ("version", "fix"),
+    [
+        ("v2.7.0", r"^'v2\.7\.0' is not a chart version: use a published one like \d"),
+        ("2.7", "is not a chart version"),
+        ("0.9.0", r"values for chart lines 1\.x, 2\.x only \(labkit/helm\.py LINES\)"),
+    ],
+)
+def test_a_chart_version_without_values_is_refused_naming_the_fix(version: str, fix: str) -> None:
+    with pytest.raises(ValueError, match=fix):
+        helm.published_chart(version)
+
+
+def test_the_s3_server_image_pulled_by_its_pinned_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    digest = settings.versions()["VERSITYGW_IMAGE_DIGEST"]
+    assert settings.s3_server_image_by_digest() == f"versity/versitygw@{digest}"
+    assert settings.s3_server_image() == f"versity/versitygw:{settings.versions()['VERSITYGW_VERSION']}"  # the pod's, offline too
+    pins = dict(settings.versions())
+    monkeypatch.setattr(settings, "versions", lambda: pins)
+    pins["VERSITYGW_IMAGE_DIGEST"] = ""
+    assert settings.s3_server_image_by_digest() is None
+    pins["VERSITYGW_IMAGE_DIGEST"] = "sha256:abc"
+    with pytest.raises(ValueError, match=r"VERSITYGW_IMAGE_DIGEST=sha256:abc is not sha256:<64 hex digits>: fix it or leave it empty$"):
+        settings.s3_server_image_by_digest()
+
+
+def test_uninstall_removes_the_release_and_its_keys(tmp_path: Path, module_chart: helm.DriverChart) -> None:
+    rec = Recorder(tmp_path)
+    rec.install.install(s3server.Keys.generate(), module_chart)
     rec.install.uninstall()
     assert rec.secrets == {}
     assert rec.lines()[-1].startswith(f"uninstall s3-csi-{RUN} --wait --timeout ")
 
 
-def test_a_failed_chart_install_is_one_line_with_helms_error(tmp_path: Path) -> None:
+def test_a_failed_chart_install_is_one_line_with_helms_error(tmp_path: Path, module_chart: helm.DriverChart) -> None:
     rec = Recorder(tmp_path, exit_code=1, error="Error: INSTALLATION FAILED: CSIDriver s3.csi.aws.com exists")
     with pytest.raises(s3driver.DriverError, match=rf"^`helm install s3-csi-{RUN}` failed: Error: INSTALLATION FAILED: CSIDriver"):
-        rec.install.install(s3server.Keys.generate(), Path("/chart"))
+        rec.install.install(s3server.Keys.generate(), module_chart)
 
 
 def test_the_chart_must_be_the_pinned_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -205,3 +268,19 @@ def test_a_failed_go_build_names_the_module_and_its_log(tmp_path: Path, monkeypa
         gomod.build("example.test/m", "v1", "./cmd/helm", tmp_path / "out" / "helm", log)
     assert not (tmp_path / "out" / "helm").exists()
     assert os.access(go, os.X_OK)
+
+
+def test_the_helm_it_builds_reports_the_pinned_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    built: list[tuple[Any, ...]] = []
+
+    def build(*args: Any) -> Path:
+        built.append(args)
+        return Path(args[3])
+
+    monkeypatch.setattr(gomod, "build", build)
+    assert helm.ensure(lambda note: None) == str(helm.cached())
+    [(module, version, package, _, _, ldflags)] = built
+    assert (module, version, package) == ("helm.sh/helm/v3", settings.versions()["HELM_VERSION"], "./cmd/helm")
+    assert ldflags == f"-s -w -X helm.sh/helm/v3/internal/version.version={settings.versions()['HELM_VERSION']}"

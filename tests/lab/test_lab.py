@@ -1,39 +1,51 @@
-"""The storage lab, replayed on a real cluster, once per variant.
+"""The storage lab, replayed on a real cluster, once per variant (driver).
 
 Page 1 (ephemeral container storage) with the emptyDir baseline: a file touched in one
 replica is not in the other. Pages 2-3 (Mountpoint for Amazon S3): the same steps on an
-S3-backed volume, where it is.
+S3-backed volume, where it is. Tests that need more than the scenario select drivers by
+capability: a claim, agents on each node, an object store.
 """
 
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 
 import pytest
 
 from fixtures import summary
 from fixtures.labrun import LabRun
 from fixtures.transcript import Transcript
-from labkit import helm, invariants, s3driver, verdict
+from labkit import invariants, verdict
 from labkit.kube import PodInfo, found
 from labkit.lab import CONTENT_IMAGE, CONTENT_SOURCE, NEW_IMAGE, REPLICAS, SECOND_NEW_IMAGE, TMP_DIR
 from labkit.settings import PRODUCT_IMAGES
 from labkit.variants import Variant
 
 
-def has_volume(variant: Variant) -> bool:
-    return variant.volume is not None
+def mounts_a_claim(variant: Variant) -> bool:
+    return variant.claim is not None
 
 
-with_volume = pytest.mark.variants(where=has_volume)
+def runs_node_agents(variant: Variant) -> bool:
+    return bool(variant.node_agents)
+
+
+def is_an_object_store(variant: Variant) -> bool:
+    return variant.capabilities.object_store
+
+
+with_claim = pytest.mark.variants(where=mounts_a_claim)
+with_node_agents = pytest.mark.variants(where=runs_node_agents)
+with_object_store = pytest.mark.variants(where=is_an_object_store)
 REMOVAL_CHECK = "removal-check.jpg"
 
 
 def assert_only_known_files(run: LabRun, listing: list[str]) -> None:
-    missing = sorted(set(run.variant.initial_files) - set(listing))
-    strays = sorted(set(listing) - set(run.variant.initial_files) - run.written)
-    assert not missing, f"{run.variant.path} lacks the lab's images {missing}; it lists {sorted(listing)}"
-    assert not strays, f"{run.variant.path} has files neither the lab nor this run made: {strays}"
+    missing = sorted(set(run.initial_files) - set(listing))
+    strays = sorted(set(listing) - set(run.initial_files) - run.written)
+    assert not missing, f"{run.path} lacks the lab's images {missing}; it lists {sorted(listing)}"
+    assert not strays, f"{run.path} has files neither the lab nor this run made: {strays}"
 
 
 def write_in_one_read_in_other(run: LabRun, t: Transcript, *, writer: PodInfo, reader: PodInfo, name: str) -> None:
@@ -46,7 +58,7 @@ def write_in_one_read_in_other(run: LabRun, t: Transcript, *, writer: PodInfo, r
     read = run.ls(t, reader)
     if run.config is not None:
         summary.observe(run.config, summary.Observation(run.variant, name, writer, tuple(wrote), reader, tuple(read)))
-    verdict.check(run.variant, name, writer, wrote, reader, read)
+    verdict.check(run.variant, name, writer, wrote, reader, read, run.app)
 
 
 def test_lab_scenario(lab: LabRun, transcript: Transcript) -> None:
@@ -93,7 +105,7 @@ def test_pod_removal(lab: LabRun, transcript: Transcript) -> None:
     assert REMOVAL_CHECK not in tmp, (
         f"{TMP_DIR}/{REMOVAL_CHECK} outlived pod {writer.name}: {TMP_DIR} is not an emptyDir that shares the pod's lifetime ({tmp})"
     )
-    verdict.check(lab.variant, REMOVAL_CHECK, writer, wrote, replacement, lab.ls(transcript, replacement))
+    verdict.check(lab.variant, REMOVAL_CHECK, writer, wrote, replacement, lab.ls(transcript, replacement), lab.app)
 
 
 def test_content_is_shared_byte_for_byte(lab: LabRun, transcript: Transcript) -> None:
@@ -105,21 +117,24 @@ def test_content_is_shared_byte_for_byte(lab: LabRun, transcript: Transcript) ->
     assert lab.sha256(transcript, reader, CONTENT_IMAGE) is None, f"pod {reader.name} has {CONTENT_IMAGE} before it is written"
     lab.write(transcript, writer, CONTENT_IMAGE, data)
     at_writer = lab.sha256(transcript, writer, CONTENT_IMAGE)
-    verdict.check_content(lab.variant, CONTENT_IMAGE, written, writer, at_writer, reader, lab.sha256(transcript, reader, CONTENT_IMAGE))
-    if lab.bucket is not None:
-        with transcript.step("read the object from the bucket", f"aws s3 cp s3://{lab.bucket.name}/{CONTENT_IMAGE} - | sha256sum") as step:
-            in_bucket = lab.bucket.sha256(CONTENT_IMAGE)
-            step.output = in_bucket or "no such object"
-        assert in_bucket == written, f"bucket {lab.bucket.name} holds {CONTENT_IMAGE} as {in_bucket or 'no object'}, written: {written}"
+    at_reader = lab.sha256(transcript, reader, CONTENT_IMAGE)
+    verdict.check_content(lab.variant, CONTENT_IMAGE, written, writer, at_writer, reader, at_reader, lab.app)
+    if lab.store is not None:
+        with transcript.step("read the object from the store", lab.store.shown("read", CONTENT_IMAGE)) as step:
+            in_store = lab.store.sha256(CONTENT_IMAGE)
+            step.output = in_store or "no such object"
+        assert in_store == written, f"store {lab.store.name} holds {CONTENT_IMAGE} as {in_store or 'no object'}, written: {written}"
 
 
-@with_volume
+@with_claim
 def test_volume_and_claim_bound(lab: LabRun, transcript: Transcript) -> None:
     """`kubectl get pv` / `describe pvc`: Bound to each other, the lab's fields, used by both pods."""
+    claim = lab.variant.claim
+    assert claim is not None
     claim_name = next(
         v["persistentVolumeClaim"]["claimName"]
         for v in lab.describe(transcript)["spec"]["template"]["spec"]["volumes"]  # type: ignore[index]
-        if v["name"] == lab.variant.volume
+        if v["name"] == claim.volume
     )
     pvc = lab.kube.wait_pvc_bound(lab.namespace, claim_name)
     pv = lab.kube.core.read_persistent_volume(pvc.spec.volume_name)
@@ -130,13 +145,15 @@ def test_volume_and_claim_bound(lab: LabRun, transcript: Transcript) -> None:
     assert (pv.spec.claim_ref.namespace, pv.spec.claim_ref.name) == (lab.namespace, claim_name), (
         f"PV {pv.metadata.name} is bound to {pv.spec.claim_ref.namespace}/{pv.spec.claim_ref.name}"
     )
-    assert pvc.spec.storage_class_name == "", (
-        f'PVC {claim_name} has storageClassName {pvc.spec.storage_class_name!r}; the lab binds statically with ""'
+    assert pvc.spec.storage_class_name == claim.storage_class, (
+        f"PVC {claim_name} has storageClassName {pvc.spec.storage_class_name!r}; the lab has {claim.storage_class!r}"
     )
-    assert pv.spec.access_modes == ["ReadWriteMany"], f"PV {pv.metadata.name} access modes {pv.spec.access_modes}"
-    assert pv.spec.capacity["storage"] == "1Gi", f"PV {pv.metadata.name} capacity {pv.spec.capacity}"
-    assert pv.spec.persistent_volume_reclaim_policy == "Retain", (
-        f"PV {pv.metadata.name} reclaim policy {pv.spec.persistent_volume_reclaim_policy}"
+    assert pv.spec.access_modes == list(claim.access_modes), f"PV {pv.metadata.name} access modes {pv.spec.access_modes}"
+    assert invariants.quantity(pv.spec.capacity["storage"]) == invariants.quantity(claim.capacity), (
+        f"PV {pv.metadata.name} capacity {pv.spec.capacity}, the lab has {claim.capacity}"
+    )
+    assert pv.spec.persistent_volume_reclaim_policy == claim.reclaim_policy, (
+        f"PV {pv.metadata.name} reclaim policy {pv.spec.persistent_volume_reclaim_policy}, the lab has {claim.reclaim_policy}"
     )
 
     pods = lab.scale(transcript)
@@ -144,44 +161,37 @@ def test_volume_and_claim_bound(lab: LabRun, transcript: Transcript) -> None:
     assert len(users) == REPLICAS, f"PVC {claim_name} is used by {users}, the lab shows {REPLICAS} pods"
 
 
-@with_volume
-def test_mountpoint_on_each_replica_node(lab: LabRun, transcript: Transcript) -> None:
-    """Where the replicas run, Mountpoint serves the volume: the driver's node plugin runs on each
-    of their nodes and, where the driver mounts in pods (its pod mounter), so does a Mountpoint pod.
-    With replicas on two nodes this is the S3 verdict's premise: two mounts of one bucket."""
+@with_node_agents
+def test_store_served_on_each_replica_node(lab: LabRun, transcript: Transcript) -> None:
+    """Where the replicas run, the store's agents do: for S3, the driver's node plugin on each
+    of their nodes and, where the driver mounts in pods (its pod mounter), a Mountpoint pod.
+    With replicas on two nodes this is a shared verdict's premise: two mounts of one store."""
     nodes = sorted({p.node or "" for p in lab.scale(transcript)})
-    plugins = lab.kube.pods(helm.DRIVER_NAMESPACE, s3driver.NODE_LABELS)
-    args = ["get", "pods", "-n", helm.DRIVER_NAMESPACE, "-l", s3driver.NODE_SELECTOR, "-o", "wide"]
-    with transcript.step("the driver's node plugins", lab.kubectl.shown(args)) as step:
-        step.output = lab.kubectl.check(args)
-    lacking = [node for node in nodes if node not in {p.node for p in plugins}]
-    assert not lacking, f"no ready node plugin ({s3driver.NODE_SELECTOR}) on replica node(s) {lacking}: {plugins}"
-
-    if found(lambda: lab.kube.core.read_namespace(s3driver.MOUNTPOINT_NAMESPACE)) is None:
-        transcript.note(
-            "the Mountpoint pods", f"kubectl get namespace {s3driver.MOUNTPOINT_NAMESPACE}", "not found: the driver mounts on the host", 0.0
-        )
-        return
-    args = ["get", "pods", "-n", s3driver.MOUNTPOINT_NAMESPACE, "-o", "wide"]
-    with transcript.step("the Mountpoint pods", lab.kubectl.shown(args)) as step:
-        step.output = lab.kubectl.check(args)
-    mounts = lab.kube.pods(s3driver.MOUNTPOINT_NAMESPACE, {})
-    lacking = [node for node in nodes if node not in {p.node for p in mounts}]
-    assert not lacking, f"no running Mountpoint pod in {s3driver.MOUNTPOINT_NAMESPACE} on replica node(s) {lacking}: {mounts}"
+    for agent in lab.variant.node_agents:
+        if agent.where_present and found(partial(lab.kube.core.read_namespace, agent.namespace)) is None:
+            transcript.note(agent.what, f"kubectl get namespace {agent.namespace}", "not found: the store runs no such pods here", 0.0)
+            continue
+        selector = ",".join(f"{k}={v}" for k, v in agent.labels.items())
+        args = ["get", "pods", "-n", agent.namespace, *(["-l", selector] if selector else []), "-o", "wide"]
+        with transcript.step(agent.what, lab.kubectl.shown(args)) as step:
+            step.output = lab.kubectl.check(args)
+        running = lab.kube.pods(agent.namespace, dict(agent.labels))
+        lacking = [node for node in nodes if node not in {p.node for p in running}]
+        assert not lacking, f"no {agent.what} ({agent.namespace} {selector or 'any pod'}) on replica node(s) {lacking}: {running}"
 
 
-@with_volume
-def test_objects_land_in_bucket(lab: LabRun, transcript: Transcript) -> None:
+@with_object_store
+def test_files_land_in_the_store(lab: LabRun, transcript: Transcript) -> None:
     """`aws s3 ls`: the files touched in either pod are objects of size 0 beside the images."""
-    assert lab.bucket is not None
+    assert lab.store is not None
     first, second = lab.scale(transcript)[:2]
     for pod, name in ((first, NEW_IMAGE), (second, SECOND_NEW_IMAGE)):
         if name not in lab.written:  # Mountpoint does not let `touch` change an existing object
             lab.touch(transcript, pod, name)
-    with transcript.step("list the bucket", f"aws s3 ls s3://{lab.bucket.name}") as step:
-        sizes = lab.bucket.keys()
+    with transcript.step("list the store", lab.store.shown("list")) as step:
+        sizes = lab.store.keys()
         step.output = "\n".join(f"{size:>10} {key}" for key, size in sorted(sizes.items()))
-    for image in lab.variant.initial_files:
-        assert image in sizes, f"bucket {lab.bucket.name} lost the seeded {image}: {sorted(sizes)}"
+    for image in lab.initial_files:
+        assert image in sizes, f"store {lab.store.name} lost the seeded {image}: {sorted(sizes)}"
     for name in (NEW_IMAGE, SECOND_NEW_IMAGE):
-        assert sizes.get(name) == 0, f"bucket {lab.bucket.name}: expected {name} of size 0, found {sizes.get(name, 'no object')}"
+        assert sizes.get(name) == 0, f"store {lab.store.name}: expected {name} of size 0, found {sizes.get(name, 'no object')}"

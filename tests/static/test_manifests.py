@@ -7,10 +7,10 @@ from __future__ import annotations
 import kubernetes_validate
 import pytest
 
-from labkit import invariants, render, safety, settings
+from labkit import drivers, invariants, render, safety, settings
 from labkit.lab import App
 from labkit.sources import LabSource
-from labkit.variants import VARIANTS, Variant
+from labkit.variants import Variant
 
 # Per-run values as the suite would fill them (a documentation address for the endpoint).
 VALUES = {"S3_BUCKET": "example-bucket", "AWS_REGION": "us-west-2"}
@@ -89,6 +89,6 @@ def test_run_copy_keeps_the_lab(docs: list[render.Obj], variant: Variant, app: A
 
 
 def test_volume_handles_unique_across_variants(lab_source: LabSource) -> None:
-    every = [doc for v in VARIANTS for doc in render.render(v, VALUES, source=lab_source)]
+    every = [doc for v in drivers.all_drivers() for doc in render.render(v, VALUES, source=lab_source)]
     problems = invariants.unique_volume_handles(every)
     assert not problems, "\n".join(problems)

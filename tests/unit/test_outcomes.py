@@ -11,7 +11,7 @@ from html import escape
 
 import pytest
 from fixtures import outcomes
-from labkit.variants import VARIANTS
+from labkit.drivers import BUILT_IN as VARIANTS
 
 @pytest.fixture
 def lab(request, variant):

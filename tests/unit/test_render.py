@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from labkit import render, settings
-from labkit.variants import by_name
+from labkit.drivers import by_name
 
 PV: render.Obj = {
     "apiVersion": "v1",

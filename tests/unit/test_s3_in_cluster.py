@@ -14,7 +14,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from fixtures import options, s3
-from labkit import gomod, helm, redact, s3driver, s3server, settings
+from labkit import gomod, helm, redact, s3bucket, s3driver, s3server, settings
 from labkit.kube import Kube
 
 RUN = "abc123"
@@ -84,12 +84,12 @@ def test_auto_picks_the_in_cluster_server_only_without_endpoint_credentials_or_d
     monkeypatch: pytest.MonkeyPatch, given: dict[str, Any], credentials: bool, driver: bool, expected: str
 ) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    monkeypatch.setattr(s3, "has_credentials", lambda: credentials)
+    monkeypatch.setattr(s3bucket, "has_credentials", lambda: credentials)
     assert s3.resolve_server(opts(**given), fake_kube(driver)) == expected
 
 
 def test_a_driver_left_by_a_killed_run_is_named_with_its_removal() -> None:
-    why = s3.in_cluster_unmet(fake_kube(driver=True, release="s3-csi-oldrun1"), "thisrun")
+    why = s3driver.in_cluster_unmet(fake_kube(driver=True, release="s3-csi-oldrun1"), "thisrun")
     assert why is not None
     assert why.endswith(
         f"`kubectl delete ns,pv -l {settings.LABEL_RUN}=oldrun1 --wait && helm uninstall s3-csi-oldrun1 -n kube-system && "
@@ -98,11 +98,11 @@ def test_a_driver_left_by_a_killed_run_is_named_with_its_removal() -> None:
 
 
 def test_the_driver_this_run_installed_serves_its_later_tests() -> None:
-    assert s3.in_cluster_unmet(fake_kube(driver=True, release="s3-csi-thisrun"), "thisrun") is None
+    assert s3driver.in_cluster_unmet(fake_kube(driver=True, release="s3-csi-thisrun"), "thisrun") is None
 
 
 def test_in_cluster_refuses_a_driver_it_did_not_install() -> None:
-    why = s3.in_cluster_unmet(fake_kube(driver=True), "thisrun")
+    why = s3driver.in_cluster_unmet(fake_kube(driver=True), "thisrun")
     assert why is not None
     assert "use --s3-server external" in why
 

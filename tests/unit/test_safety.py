@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from labkit import render, safety
-from labkit.variants import by_name
+from labkit.drivers import by_name
 
 VALUES = {"S3_BUCKET": "example-bucket", "AWS_REGION": "us-west-2"}
 

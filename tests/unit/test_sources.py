@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from labkit import invariants, lab, render, sources
-from labkit.variants import by_name
+from labkit.drivers import by_name
 
 TREES = Path(__file__).resolve().parent.parent / "data" / "workshop"
 
@@ -83,3 +83,26 @@ def test_a_ui_volume_with_the_assets_uid_is_caught(tmp_path: Path) -> None:
 def test_quantities_compare_by_value_as_the_api_server_rewrites_them(written: str, canonical: str, same: bool) -> None:
     """A live Deployment shows the API server's form of a quantity, not the manifest's."""
     assert (invariants.quantity(written) == invariants.quantity(canonical)) is same
+
+
+def test_a_ui_baseline_that_shares_a_path_turns_the_static_tier_red(tmp_path: Path) -> None:
+    """The ui app keeps no files of its own, so the baseline's store check holds its whole
+    container to pod-local volumes: a hostPath anywhere in it is named."""
+    shutil.copytree(TREES / "ui-layout", tmp_path / "tree")
+    app = tmp_path / "tree" / "manifests" / "base-application" / "ui" / "app.yaml"
+    text = app.read_text()
+    text = text.replace(
+        "            - name: tmp-volume\n              mountPath: /tmp\n",
+        "            - name: tmp-volume\n              mountPath: /tmp\n            - name: shared\n              mountPath: /app/static\n",
+    )
+    text = text.replace("      volumes:\n", "      volumes:\n        - name: shared\n          hostPath:\n            path: /srv/ui\n")
+    app.write_text(text)
+    source = sources.detect(tmp_path / "tree")
+    baseline = by_name("emptydir")
+    clean = invariants.shared_store(render.render(baseline, {}, source=sources.detect(TREES / "ui-layout")), baseline, lab.UI)
+    assert clean == []
+    problems = invariants.shared_store(render.render(baseline, {}, source=source), baseline, lab.UI)
+    assert problems == [
+        "Deployment/ui: spec.template.spec.containers[ui].volumeMounts: 'shared' (hostPath) is mounted at /app/static, which would "
+        "share what the app writes there; the baseline mounts only pod-local volumes (emptyDir, configMap, secret, ...)"
+    ]

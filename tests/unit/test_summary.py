@@ -4,8 +4,8 @@ pods showed (a verdict that differs from the expected one stands out), then the 
 from __future__ import annotations
 
 from fixtures import summary
+from labkit.drivers import by_name
 from labkit.kube import PodInfo
-from labkit.variants import by_name
 
 IMAGES = ("chrono_classic.jpg", "gentleman.jpg")
 WRITER, READER = PodInfo("assets-a", "node-1", "u1"), PodInfo("assets-b", "node-2", "u2")

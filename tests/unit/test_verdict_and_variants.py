@@ -6,9 +6,11 @@ import re
 
 import pytest
 
-from labkit import lab, render, settings, verdict
+from labkit import lab, render, settings, sources, verdict
+from labkit.drivers import BUILT_IN as VARIANTS
+from labkit.drivers import by_name
 from labkit.kube import PodInfo
-from labkit.variants import VARIANTS, Verdict, by_name
+from labkit.variants import Variant, Verdict
 
 A = PodInfo("assets-a", "node-1", "u1")
 B = PodInfo("assets-b", "node-2", "u2")
@@ -74,18 +76,16 @@ def test_both_verdicts_are_covered() -> None:
 
 @pytest.mark.parametrize("row", VARIANTS, ids=str)
 def test_row_is_complete(row: object) -> None:
-    from labkit.variants import Variant
-
     assert isinstance(row, Variant)
     variant = row
     assert (settings.MANIFESTS / variant.overlay / "kustomization.yaml").is_file()
     for component in variant.optional_components.values():
         assert (settings.MANIFESTS / component / "kustomization.yaml").is_file()
-    values = dict.fromkeys(variant.variables, "v") | dict.fromkeys(variant.optional_components, "http://h")
-    render.render(variant, values)  # every variable the overlay uses is declared by the row
-    assert set(variant.initial_files) <= set(lab.PRODUCT_IMAGES)
+    values = dict.fromkeys(sources.SUITE_VALUES, "v") | dict.fromkeys(variant.optional_components, "http://h")
+    render.render(variant, values)  # the overlay uses only values the suite has
+    assert set(variant.initial_files(lab.ASSETS)) <= set(lab.PRODUCT_IMAGES)
     if variant.verdict is Verdict.SHARED:
-        assert variant.volume, f"{variant.name}: a shared variant names the volume that shares"
+        assert variant.claim, f"{variant.name}: a shared variant names the claim that shares"
 
 
 def test_unknown_variant_lists_known() -> None:

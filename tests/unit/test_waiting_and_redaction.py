@@ -178,3 +178,26 @@ def test_driver(keys):
         for value in (secret, access_key, base64.b64encode(secret.encode()).decode()[:20], urllib.parse.quote(secret, safe=""), token):
             assert value not in text, f"{value[:6]}... in {where}"
     assert "403 creating Secret" in outputs["junit"]
+
+
+def test_the_default_service_account_wait_stops_at_a_refusal() -> None:
+    """A 404 is "not made yet"; a 403 never heals, so it is raised at once, not waited out."""
+    from kubernetes.client.exceptions import ApiException
+
+    from labkit import settings
+    from labkit.kube import Kube
+
+    kube = Kube.__new__(Kube)
+    kube.timeouts = settings.Timeouts(default_service_account=30)
+
+    class Core:
+        calls = 0
+
+        def read_namespaced_service_account(self, name: str, namespace: str) -> None:
+            Core.calls += 1
+            raise ApiException(status=403, reason="Forbidden")
+
+    kube.core = Core()
+    with pytest.raises(ApiException, match="Forbidden"):
+        kube.wait_default_service_account()
+    assert Core.calls == 1

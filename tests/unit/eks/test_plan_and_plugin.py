@@ -181,8 +181,8 @@ class FakeSession:
         FakeSession.made.append(self)
 
     def up(self, s3_needed: bool) -> Any:
-        from fixtures import s3
         from fixtures.cluster import ClusterTarget
+        from labkit import s3bucket as s3
 
         self.s3_needed = s3_needed
         self.bucket = s3.Bucket(s3.bucket_name(self.eks.bucket_prefix, self.eks.run_id), self.eks.region, None, client=None)  # type: ignore[arg-type]

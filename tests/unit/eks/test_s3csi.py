@@ -11,12 +11,12 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from fixtures import s3
 from fixtures.eks import errors, names
 from fixtures.eks.access import EksCluster
 from fixtures.eks.aws import Clients
 from fixtures.eks.ledger import Ledger
 from fixtures.eks.s3csi import S3Csi
+from labkit import s3bucket as s3
 from labkit import settings
 
 from .conftest import FAST, REGION, logs
@@ -250,3 +250,19 @@ def test_an_addon_without_a_role_is_not_waited_for(clients: Clients, eks_stub: S
     eks_stub.add_client_error("create_addon", service_error_code="InvalidParameterException", service_message="Addon x does not exist")
     with pytest.raises(errors.EksError, match=r"^create add-on eks-pod-identity-agent on lab: InvalidParameterException: Addon x"):
         csi.ensure_addon(names.POD_IDENTITY_AGENT, role_arn=None)
+
+
+def test_a_daemonset_read_that_is_refused_stops_the_wait_at_once(clients: Clients) -> None:
+    """Only 404 (the add-on has not made it yet) is waited out; a 403 is raised as it is."""
+    from kubernetes.client.exceptions import ApiException
+
+    csi, _ = setup(clients)
+
+    def refused(name: str, namespace: str) -> None:
+        raise ApiException(status=403, reason="Forbidden")
+
+    cluster = SimpleNamespace(
+        core=SimpleNamespace(list_node=lambda: SimpleNamespace(items=[1])), apps=SimpleNamespace(read_namespaced_daemon_set=refused)
+    )
+    with pytest.raises(ApiException, match="Forbidden"):
+        csi.wait_daemonset(cluster)  # type: ignore[arg-type]

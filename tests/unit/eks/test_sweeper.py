@@ -9,9 +9,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from fixtures import s3
 from fixtures.eks import sweeper, tags
 from fixtures.eks.aws import Clients
+from labkit import s3bucket as s3
 from labkit import settings
 
 from .conftest import FAST, REGION, logs

@@ -16,6 +16,7 @@ pytest_plugins = [
     "fixtures.s3",
     "fixtures.cluster",
     "fixtures.parametrize",
+    "fixtures.needs",
     "fixtures.deploy",
     "fixtures.pages",
     "fixtures.eks.plugin",

@@ -14,12 +14,12 @@ from functools import partial
 import pytest
 
 from fixtures import summary
-from fixtures.labrun import LabRun
-from fixtures.transcript import Transcript
 from labkit import invariants, verdict
 from labkit.kube import PodInfo, found
 from labkit.lab import CONTENT_IMAGE, CONTENT_SOURCE, NEW_IMAGE, REPLICAS, SECOND_NEW_IMAGE, TMP_DIR
+from labkit.labrun import LabRun
 from labkit.settings import PRODUCT_IMAGES
+from labkit.transcript import Transcript
 from labkit.variants import Variant
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from fixtures.options import get
 from fixtures.pages import PageRun, transcript_steps
-from fixtures.transcript import Transcript
+from labkit.transcript import Transcript
 
 
 def test_page_replays_as_documented(page_run: PageRun, transcript: Transcript, request: pytest.FixtureRequest) -> None:

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from fixtures import kind
 from fixtures.options import LabOptions
+from labkit import kindcluster as kind
 from labkit import settings
 from labkit.kube import Kube
 from labkit.waiting import WaitTimeout

@@ -161,7 +161,7 @@ def test_timeouts_scale() -> None:
 
 
 def test_aws_bounds_scale_but_not_the_poll() -> None:
-    from fixtures.eks.provision import EksTimeouts
+    from labkit.eks.provision import EksTimeouts
 
     scaled = EksTimeouts().scaled(0.5)
     assert scaled.cluster_active == EksTimeouts().cluster_active / 2
@@ -199,9 +199,10 @@ def test_unreachable_api_server_is_one_clear_line(pytester: pytest.Pytester, tmp
 
 
 _CONFTEST = f"""
+import runpy
 import sys
 sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
-pytest_plugins = ["fixtures.options", "fixtures.outcomes", "fixtures.transcript", "fixtures.diagnostics", "fixtures.cleanup", "fixtures.s3", "fixtures.cluster", "fixtures.parametrize", "fixtures.deploy"]
+pytest_plugins = runpy.run_path({str(Path(__file__).resolve().parents[2] / "conftest.py")!r})["pytest_plugins"]
 """
 
 

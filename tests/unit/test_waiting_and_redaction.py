@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.transcript import Transcript
 from labkit import redact
 from labkit.s3server import Keys
+from labkit.transcript import Transcript
 from labkit.waiting import NotYet, WaitTimeout, until
 
 

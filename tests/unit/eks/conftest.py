@@ -14,8 +14,8 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from fixtures.eks.aws import Clients
-from fixtures.eks.provision import EksTimeouts
+from labkit.eks.aws import Clients
+from labkit.eks.provision import EksTimeouts
 
 REGION = "eu-west-1"
 FAST = EksTimeouts(

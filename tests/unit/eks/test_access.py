@@ -15,9 +15,9 @@ from botocore.stub import Stubber
 from kubernetes import config as kube_config
 from kubernetes.client.exceptions import ApiException
 
-from fixtures.cluster import ClusterTarget
-from fixtures.eks import access, errors
-from fixtures.eks.aws import Clients
+from labkit.eks import access, errors
+from labkit.eks.aws import Clients
+from labkit.target import ClusterTarget
 
 from .conftest import REGION
 
@@ -62,7 +62,7 @@ def test_kubeconfig_is_the_suites_own_file_with_an_exec_token_user(tmp_path: Pat
     assert doc["current-context"] == "eks-lab"
     assert doc["clusters"][0]["cluster"] == {"server": "https://127.0.0.1:1", "certificate-authority-data": CA}
     exec_ = doc["users"][0]["user"]["exec"]
-    assert exec_["args"] == ["-m", "fixtures.eks.token", "--cluster", "lab", "--region", REGION]
+    assert exec_["args"] == ["-m", "labkit.eks.token", "--cluster", "lab", "--region", REGION]
     assert "token" not in doc["users"][0]["user"], "no token is stored on disk"
     # What the core builds from it.
     target = ClusterTarget("eks", path, "eks-lab")

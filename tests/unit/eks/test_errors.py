@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from fixtures.eks import errors
+from labkit.eks import errors
 
 from .conftest import REGION
 

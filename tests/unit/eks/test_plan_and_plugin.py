@@ -12,8 +12,8 @@ import botocore.session
 import pytest
 
 from fixtures import options
-from fixtures.eks import names, plan
 from labkit import settings
+from labkit.eks import names, plan
 
 from ..test_options import DEFAULTS
 
@@ -171,7 +171,7 @@ def test_bad_eks_options_stop_at_start_up_with_the_fix(suite: pytest.Pytester, a
 
 
 class FakeSession:
-    """Stands in for fixtures.eks.session.EksSession: what the wiring hands to the core."""
+    """Stands in for labkit.eks.session.EksSession: what the wiring hands to the core."""
 
     made: list[FakeSession] = []
 
@@ -181,8 +181,8 @@ class FakeSession:
         FakeSession.made.append(self)
 
     def up(self, s3_needed: bool) -> Any:
-        from fixtures.cluster import ClusterTarget
         from labkit import s3bucket as s3
+        from labkit.target import ClusterTarget
 
         self.s3_needed = s3_needed
         self.bucket = s3.Bucket(s3.bucket_name(self.eks.bucket_prefix, self.eks.run_id), self.eks.region, None, client=None)  # type: ignore[arg-type]
@@ -195,7 +195,7 @@ class FakeSession:
 
 def test_cluster_eks_yields_the_eks_target_and_the_eks_bucket(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     FakeSession.made.clear()
-    monkeypatch.setattr("fixtures.eks.session.EksSession", FakeSession)
+    monkeypatch.setattr("fixtures.eks.plugin.EksSession", FakeSession)
     suite.makepyfile(
         test_x="""
 def test_target(cluster, s3_bucket):
@@ -225,7 +225,7 @@ def test_the_plan_module_does_not_even_import_boto3() -> None:
     import subprocess
     import sys
 
-    probe = "import sys, fixtures.eks.plan; print(sorted(m for m in ('boto3', 'botocore') if m in sys.modules))"
+    probe = "import sys, labkit.eks.plan; print(sorted(m for m in ('boto3', 'botocore') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=settings.ROOT).stdout
     assert out.strip() == "[]"
 

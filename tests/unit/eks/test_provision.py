@@ -13,11 +13,11 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from fixtures.eks import errors, names, plan, tags
-from fixtures.eks.aws import Clients
-from fixtures.eks.ledger import Entry, Ledger
-from fixtures.eks.provision import EksTimeouts, Provisioner
 from labkit import settings
+from labkit.eks import errors, names, plan, tags
+from labkit.eks.aws import Clients
+from labkit.eks.ledger import Entry, Ledger
+from labkit.eks.provision import EksTimeouts, Provisioner
 
 from .conftest import FAST, REGION, logs
 

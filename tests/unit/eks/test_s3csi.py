@@ -11,13 +11,13 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from fixtures.eks import errors, names
-from fixtures.eks.access import EksCluster
-from fixtures.eks.aws import Clients
-from fixtures.eks.ledger import Ledger
-from fixtures.eks.s3csi import S3Csi
 from labkit import s3bucket as s3
 from labkit import settings
+from labkit.eks import errors, names
+from labkit.eks.access import EksCluster
+from labkit.eks.aws import Clients
+from labkit.eks.ledger import Ledger
+from labkit.eks.s3csi import S3Csi
 
 from .conftest import FAST, REGION, logs
 

@@ -13,11 +13,10 @@ import pytest
 import yaml
 from botocore.stub import ANY, Stubber
 
-from fixtures.eks import errors, names, tags
-from fixtures.eks.aws import Clients
-from fixtures.eks.plugin import EksOptions
-from fixtures.eks.session import EksSession
 from labkit import settings
+from labkit.eks import errors, names, tags
+from labkit.eks.aws import Clients
+from labkit.eks.session import EksOptions, EksSession
 
 from .conftest import FAST, REGION, logs
 from .test_access import Refusing

@@ -9,10 +9,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from fixtures.eks import sweeper, tags
-from fixtures.eks.aws import Clients
 from labkit import s3bucket as s3
 from labkit import settings
+from labkit.eks import sweeper, tags
+from labkit.eks.aws import Clients
 
 from .conftest import FAST, REGION, logs
 

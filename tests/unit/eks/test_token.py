@@ -14,8 +14,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.signers import RequestSigner
 
-from fixtures.eks import token
 from labkit import redact
+from labkit.eks import token
 
 CREDS = Credentials("AKIATESTTESTTEST1234", "testing-secret-testing-secret")
 
@@ -92,7 +92,7 @@ def test_exec_credential_reports_expiry_before_the_token_lapses(capsys: pytest.C
 def test_exec_plugin_without_credentials_fails_with_the_fix(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    monkeypatch.setattr("fixtures.eks.token.boto3.session.Session.get_credentials", lambda self: None)
+    monkeypatch.setattr("labkit.eks.token.boto3.session.Session.get_credentials", lambda self: None)
     assert token.main(["--cluster", "lab", "--region", "eu-west-1"]) == 1
     assert "no AWS credentials" in capsys.readouterr().err
 

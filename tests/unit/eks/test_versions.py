@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from botocore.stub import Stubber
 
-from fixtures.eks import errors, names, versions
-from fixtures.eks.aws import Clients
+from labkit.eks import errors, names, versions
+from labkit.eks.aws import Clients
 
 from .test_s3csi import compatible
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from labkit.compare import Comparison, Verdict, compare
 from labkit.page import Block, Command, Page
+from labkit.settings import Timeouts
 
 # Commands whose output has no order of its own: their lines are compared as a set.
 UNORDERED = re.compile(r"\bkubectl\b.*\bget\s+(events|ev)\b|^\s*(env|printenv|find)\b")
@@ -161,8 +162,12 @@ def _read_env(path: Path) -> dict[str, str]:
 class Replay:
     """One page's shell session: the environment exported so far, carried block to block."""
 
-    def __init__(self, env: Mapping[str, str], workdir: Path, renamed: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, env: Mapping[str, str], workdir: Path, renamed: Mapping[str, str] | None = None, timeouts: Timeouts | None = None
+    ) -> None:
         self.env = dict(env)
+        # A block's `timeout=` is the page's bound; --timeout-scale applies to it as to the suite's.
+        self.timeouts = timeouts or Timeouts()
         self.workdir = workdir
         # Names the suite made run-unique (a PV, a volume handle) -> the names the page uses:
         # the live output is compared under the page's names.
@@ -201,7 +206,7 @@ class Replay:
             )
             timed_out = False
             try:
-                stdout, stderr = process.communicate(timeout=block.timeout)
+                stdout, stderr = process.communicate(timeout=self.timeouts.of(block.timeout))
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 stdout, stderr = process.communicate()
@@ -230,7 +235,7 @@ class Replay:
             results.append(result)
         outcome = BlockResult(block, results, seconds)
         if timed_out:
-            outcome.failure = f"block at line {block.line} ran over its timeout of {block.timeout}s"
+            outcome.failure = f"block at line {block.line} ran over its timeout of {self.timeouts.of(block.timeout):g}s"
         elif not finished and not block.expect_error:
             failed = results[reached] if reached >= 0 else None
             where = f"line {failed.command.line}" if failed else f"the block at line {block.line}"

@@ -64,7 +64,6 @@ def options(**changes: object) -> LabOptions:
         keep_namespaces=False,
         run_id="r1",
         timeouts=settings.Timeouts(api_ready=1, kind_create=30),
-        timeout_scale=1.0,
         s3_region=None,
         s3_endpoint=None,
         s3_bucket_prefix="p",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fixtures import pages
-from labkit import compare, lab, page, replay
+from labkit import compare, lab, page, replay, settings
 from labkit.compare import Verdict
 
 PAGES = Path(__file__).resolve().parent.parent / "data" / "pages"
@@ -188,3 +188,14 @@ def test_live_output_is_compared_under_the_pages_names(tmp_path: Path) -> None:
     (result,) = session.run(page.parse(tmp_path / "p.md"))
     assert result.verdict is Verdict.MATCHES, result.commands[0].comparison.detail
     assert result.commands[0].stdout.startswith("s3-pv-r1-page Bound")  # the transcript shows what ran
+
+
+def test_a_blocks_timeout_is_scaled_like_every_bound(tmp_path: Path) -> None:
+    """`timeout=1` on a block that takes 2 s fails at the page's bound and passes at twice it
+    (--timeout-scale 3): the page's bounds are the suite's, scaled once."""
+    (tmp_path / "p.md").write_text("---\ntitle: t\n---\n\n```bash timeout=1\n$ sleep 2\n```\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    (slow,) = replay.Replay(env, tmp_path).run(page.parse(tmp_path / "p.md"))
+    assert slow.failure == "block at line 5 ran over its timeout of 1s"
+    (scaled,) = replay.Replay(env, tmp_path, timeouts=settings.Timeouts().scaled(3)).run(page.parse(tmp_path / "p.md"))
+    assert scaled.failure is None

@@ -158,6 +158,8 @@ def test_timeouts_scale() -> None:
     opts = parse(timeout_scale=2.0)
     assert opts.timeouts.pv_bound == 2 * settings.Timeouts().pv_bound
     assert opts.timeouts.exec_command == 2 * settings.Timeouts().exec_command
+    assert opts.timeouts.of(60) == 120  # a driver's or a page's bound, scaled the same once
+    assert opts.timeouts.scaled(1.5).scale == 3.0
 
 
 def test_aws_bounds_scale_but_not_the_poll() -> None:

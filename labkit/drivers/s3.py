@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from labkit import csi, helm, invariants, lab, s3bucket, s3driver
+from labkit import csi, invariants, lab, mountpoint, s3bucket, s3driver
 from labkit.kube import Kube
 from labkit.variants import Capabilities, Claim, NodeAgent, Obj, Prepared, Setup, Variant
 
@@ -81,14 +81,14 @@ DRIVER = S3(
     optional_components={"S3_ENDPOINT": "components/s3-endpoint"},
     claim=Claim(volume="mountpoint-s3", capacity="1Gi", csi_driver=s3driver.DRIVER),
     node_agents=(
-        NodeAgent("the driver's node plugin", helm.DRIVER_NAMESPACE, s3driver.NODE_LABELS),
-        NodeAgent("a Mountpoint pod", s3driver.MOUNTPOINT_NAMESPACE, {}, where_present=True),
+        NodeAgent("the driver's node plugin", mountpoint.NAMESPACE, mountpoint.NODE_LABELS),
+        NodeAgent("a Mountpoint pod", mountpoint.MOUNTPOINT_NAMESPACE, {}, where_present=True),
     ),
     diagnostics=(
-        _logs("csi-node-logs", helm.DRIVER_NAMESPACE, s3driver.NODE_SELECTOR),
-        _logs("csi-controller-logs", helm.DRIVER_NAMESPACE, s3driver.CONTROLLER_SELECTOR),
-        _logs("mountpoint-pod-logs", s3driver.MOUNTPOINT_NAMESPACE, "s3.csi.aws.com/volume-name"),
-        ("mountpoint-attachments", ("get", "mountpoints3podattachments.s3.csi.aws.com", "-o", "yaml")),
+        _logs("csi-node-logs", mountpoint.NAMESPACE, mountpoint.selector(mountpoint.NODE_LABELS)),
+        _logs("csi-controller-logs", mountpoint.NAMESPACE, mountpoint.selector(mountpoint.CONTROLLER_LABELS)),
+        _logs("mountpoint-pod-logs", mountpoint.MOUNTPOINT_NAMESPACE, mountpoint.MOUNTPOINT_POD_LABEL),
+        ("mountpoint-attachments", ("get", f"mountpoints3podattachments.{mountpoint.DRIVER}", "-o", "yaml")),
         ("mount-events", ("get", "events", "-A", "--field-selector", "reason=FailedMount")),
     ),
 )

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit import settings
 from localcluster.layout import GO_MOD, VERSIONS_FILE
 from localcluster.ui import ClusterError
 
@@ -32,17 +33,11 @@ class Versions:
 
 
 def parse(text: str) -> dict[str, str]:
-    """Parse KEY=value lines; ``#`` starts a comment line."""
-    values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        if not sep or not re.fullmatch(r"[A-Z][A-Z0-9_]*", key.strip()):
-            raise ClusterError(f"versions.env line {number} is not KEY=value: fix {raw!r}")
-        values[key.strip()] = value.strip()
-    return values
+    """versions.env's pins, read with the suite's own reader (one grammar for both)."""
+    try:
+        return settings.parse_pins(text)
+    except ValueError as err:
+        raise ClusterError(str(err)) from None
 
 
 def load(path: Path = VERSIONS_FILE) -> Versions:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kindstack.layout import DAEMON_JSON, DOCKER_DATA, DOCKER_EXEC, DOCKER_PID, DOCKER_SOCKET, ENGINE_LOG, RUN_DIR, STATE_DIR
+from localcluster import processes
 from localcluster.ui import ClusterError, Progress, warn
 
 START_SECONDS = 60.0
@@ -94,14 +95,6 @@ def running() -> bool:
     return _pid() is not None
 
 
-def _cmdline(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
-
-
 def _is_own_dockerd(cmdline: list[str]) -> bool:
     """A dockerd whose configuration names kindstack's pid file: one kindstack started (with
     any state directory), never the machine's own Docker or whatever reused the pid."""
@@ -124,7 +117,7 @@ def _pid() -> int | None:
         pid = int(DOCKER_PID.read_text().strip())
     except (OSError, ValueError):
         return None
-    cmdline = _cmdline(pid)
+    cmdline = processes.cmdline(pid)
     if not cmdline:  # gone, or a zombie that `stop` reaps
         return None
     if _is_own_dockerd(cmdline):

@@ -28,7 +28,8 @@ class Daemon:
         return LOG_DIR / f"{self.name}.log"
 
 
-def _cmdline(pid: int) -> list[str]:
+def cmdline(pid: int) -> list[str]:
+    """A process's argv from /proc, empty when it is gone (or a zombie)."""
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
@@ -52,8 +53,8 @@ def pid_of(name: str) -> int | None:
         pid = int(pid_text)
     except (OSError, ValueError):
         return None
-    cmdline = _cmdline(pid)
-    if not cmdline or _is_zombie(pid) or cmdline[0] != program.strip():
+    argv = cmdline(pid)
+    if not argv or _is_zombie(pid) or argv[0] != program.strip():
         return None
     return pid
 
@@ -98,7 +99,7 @@ def signal_and_wait(pid: int, timeout: float) -> bool:
             return True
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if not _cmdline(pid) or _is_zombie(pid):
+            if not cmdline(pid) or _is_zombie(pid):
                 return True
             time.sleep(0.1)
     return False
@@ -120,6 +121,6 @@ def processes_matching(needle: str) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         pid = int(entry.name) if entry.name.isdigit() else 0
-        if pid and pid != os.getpid() and any(needle in part for part in _cmdline(pid)):
+        if pid and pid != os.getpid() and any(needle in part for part in cmdline(pid)):
             found.append(pid)
     return found

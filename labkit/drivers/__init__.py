@@ -7,9 +7,6 @@ Drivers from outside the package (a test's stand-in, a plug-in) join with `regis
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from labkit.drivers import emptydir, s3
 from labkit.variants import Variant
 
@@ -36,11 +33,7 @@ def register(driver: Variant) -> Variant:
     return driver
 
 
-@contextmanager
-def registered(driver: Variant) -> Iterator[Variant]:
-    """`driver` joins for the block only (a test's stand-in)."""
-    register(driver)
-    try:
-        yield driver
-    finally:
+def unregister(driver: Variant) -> None:
+    """A registered driver leaves (a plug-in at the end of its run); built-in ones stay."""
+    if driver in _registered:
         _registered.remove(driver)

@@ -75,7 +75,7 @@ DRIVER = drivers.register(
 
 
 def pytest_unconfigure(config):
-    drivers._registered.remove(DRIVER)
+    drivers.unregister(DRIVER)
 '''
 
 PATCH = """apiVersion: apps/v1

@@ -174,16 +174,6 @@ def _mounts_under(roots: Sequence[Path]) -> list[str]:
     return found
 
 
-def _exited(pid: int) -> bool:
-    """Gone or a zombie. Not an empty command line: a process has one while it exits, before
-    it is a zombie, and this process must then still collect it."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
-
-
 def _reap(pid: int) -> None:
     """Collect dockerd's exit status when this process started it (no zombie is left)."""
     with contextlib.suppress(ChildProcessError):
@@ -201,11 +191,11 @@ def stop(progress: Progress) -> list[str]:
         progress.note("stopping Docker's engine")
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_SECONDS
-        while time.monotonic() < deadline and not _exited(pid):
+        while time.monotonic() < deadline and not processes.exited(pid):
             _reap(pid)
             time.sleep(0.5)
         _reap(pid)
-        if not _exited(pid):
+        if not processes.exited(pid):
             left.append(f"dockerd (pid {pid}) still runs {STOP_SECONDS:.0f}s after SIGTERM")
     if not left:
         for point in sorted(_mounts_under([DOCKER_DATA, DOCKER_EXEC]), key=len, reverse=True):

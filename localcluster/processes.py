@@ -37,12 +37,14 @@ def cmdline(pid: int) -> list[str]:
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
-def _is_zombie(pid: int) -> bool:
+def exited(pid: int) -> bool:
+    """Gone, or a zombie (dead, its status not yet collected). Not an empty command line: a
+    process has one while it exits, before it is a zombie."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
 def pid_of(name: str) -> int | None:
@@ -54,7 +56,7 @@ def pid_of(name: str) -> int | None:
     except (OSError, ValueError):
         return None
     argv = cmdline(pid)
-    if not argv or _is_zombie(pid) or argv[0] != program.strip():
+    if not argv or exited(pid) or argv[0] != program.strip():
         return None
     return pid
 
@@ -99,7 +101,7 @@ def signal_and_wait(pid: int, timeout: float) -> bool:
             return True
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if not cmdline(pid) or _is_zombie(pid):
+            if not cmdline(pid) or exited(pid):
                 return True
             time.sleep(0.1)
     return False

@@ -8,9 +8,10 @@ import argparse
 import json
 from collections.abc import Sequence
 
+from labkit import mountpoint
 from localcluster import wrap
 from s3stack import build, images, kube, mounts
-from s3stack.layout import DRIVER_NAME, DRIVER_NAMESPACE, MOUNTPOINT_NAMESPACE, RUN_SYSTEMD, STATE_DIR, SYSTEMD_DIR_MARK
+from s3stack.layout import RUN_SYSTEMD, STATE_DIR, SYSTEMD_DIR_MARK
 from s3stack.ui import Progress, StackError, say, warn
 from s3stack.versions import load as load_versions
 
@@ -60,10 +61,10 @@ def cmd_load(_: argparse.Namespace) -> int:
 def _driver_left() -> list[str]:
     """What of a driver is on the cluster (the suite removes the one it installs)."""
     left = []
-    if kube.get_json("csidriver", DRIVER_NAME):
-        left.append(f"CSIDriver {DRIVER_NAME}")
-    if kube.get_json("namespace", MOUNTPOINT_NAMESPACE):
-        left.append(f"namespace {MOUNTPOINT_NAMESPACE}")
+    if kube.get_json("csidriver", mountpoint.DRIVER):
+        left.append(f"CSIDriver {mountpoint.DRIVER}")
+    if kube.get_json("namespace", mountpoint.MOUNTPOINT_NAMESPACE):
+        left.append(f"namespace {mountpoint.MOUNTPOINT_NAMESPACE}")
     return left
 
 
@@ -112,16 +113,18 @@ def cmd_logs(args: argparse.Namespace) -> int:
     tail = f"--tail={args.lines}"
     if args.what in ("node", "controller"):
         say(
-            kube.kubectl("logs", "-n", DRIVER_NAMESPACE, "-l", f"app=s3-csi-{args.what}", "--all-containers", "--prefix", tail, check=False)
+            kube.kubectl(
+                "logs", "-n", mountpoint.NAMESPACE, "-l", f"app=s3-csi-{args.what}", "--all-containers", "--prefix", tail, check=False
+            )
         )
         return 0
-    pods = kube.get_json("pods", "-n", MOUNTPOINT_NAMESPACE).get("items", [])
+    pods = kube.get_json("pods", "-n", mountpoint.MOUNTPOINT_NAMESPACE).get("items", [])
     for pod in pods:
         name = pod["metadata"]["name"]
-        say(f"--- {MOUNTPOINT_NAMESPACE}/{name}")
-        say(kube.kubectl("logs", "-n", MOUNTPOINT_NAMESPACE, name, tail, check=False))
+        say(f"--- {mountpoint.MOUNTPOINT_NAMESPACE}/{name}")
+        say(kube.kubectl("logs", "-n", mountpoint.MOUNTPOINT_NAMESPACE, name, tail, check=False))
     if not pods:
-        say(f"no pods in namespace {MOUNTPOINT_NAMESPACE}")
+        say(f"no pods in namespace {mountpoint.MOUNTPOINT_NAMESPACE}")
     return 0
 
 

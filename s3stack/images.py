@@ -21,13 +21,13 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit import helm, settings
+from labkit import helm, mountpoint, settings
 from localcluster.images import BUSYBOX, PINNED_LABEL, Layer, docker_archive
 from localcluster.layout import IMAGES_MARK_DIR
 from localcluster.runtime import ctr
 from localcluster.ui import ClusterError
 from s3stack.build import Artifacts
-from s3stack.layout import DRIVER_NAMESPACE, IMAGES_DIR
+from s3stack.layout import IMAGES_DIR
 from s3stack.ui import Progress, StackError
 from s3stack.versions import Versions
 
@@ -58,7 +58,9 @@ class Image:
 def chart_manifest(artifacts: Artifacts, versions: Versions) -> str:
     """The driver's chart as the suite installs it (same values), rendered without a cluster."""
     try:
-        return helm.template(artifacts.helm, helm.driver_chart(), "s3-csi", DRIVER_NAMESPACE, list(helm.DRIVER_VALUES), versions.kubernetes)
+        return helm.template(
+            artifacts.helm, helm.driver_chart(), "s3-csi", mountpoint.NAMESPACE, list(helm.DRIVER_VALUES), versions.kubernetes
+        )
     except helm.HelmUnavailable as err:
         raise StackError(str(err)) from None
 

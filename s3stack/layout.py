@@ -7,8 +7,6 @@ import shutil
 import sys
 from pathlib import Path
 
-from labkit import mountpoint
-
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
 MOUNT_S3_CRATE = PACKAGE_DIR / "mount-s3"
@@ -34,10 +32,6 @@ IMAGES_DIR = CACHE_DIR / "images"
 STATE_DIR = Path(os.environ.get("S3STACK_STATE_DIR", "/var/lib/s3stack"))
 SYSTEMD_DIR_MARK = STATE_DIR / "created-run-systemd"
 
-# The driver as its chart installs it (the suite installs it; see labkit/s3driver.py).
-DRIVER_NAME = mountpoint.DRIVER
-DRIVER_NAMESPACE = mountpoint.NAMESPACE
-MOUNTPOINT_NAMESPACE = mountpoint.MOUNTPOINT_NAMESPACE
 # The chart's node DaemonSet mounts /run/systemd (type Directory) even with the pod mounter;
 # this machine has no systemd, so `load` creates the empty directory and `down` removes it.
 RUN_SYSTEMD = Path("/run/systemd")

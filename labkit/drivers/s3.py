@@ -16,7 +16,7 @@ from labkit.kube import Kube
 from labkit.variants import Capabilities, Claim, NodeAgent, Obj, Prepared, Setup, Variant
 
 MOUNT_PATH = "/mountpoint-s3"
-NEEDS_DRIVER = f"the Mountpoint for Amazon S3 CSI driver (CSIDriver {s3driver.DRIVER})"
+NEEDS_DRIVER = f"the Mountpoint for Amazon S3 CSI driver (CSIDriver {mountpoint.DRIVER})"
 NEEDS_BUCKET = "an S3 bucket (S3 region and credentials)"
 
 
@@ -36,7 +36,7 @@ class S3(Variant):
             why = s3driver.in_cluster_unmet(kube, setup.run_id)
             return [f"needs {NEEDS_DRIVER}: {why}"] if why else []
         reasons = []
-        why = csi.missing_reason(kube, s3driver.DRIVER)
+        why = csi.missing_reason(kube, mountpoint.DRIVER)
         if why:
             reasons.append(f"needs {NEEDS_DRIVER}: {why}")
         why = s3bucket.missing_reason(setup.option("s3_region"), setup.option("s3_endpoint"))
@@ -79,7 +79,7 @@ DRIVER = S3(
     capabilities=Capabilities(shared_across_pods=True, shared_across_nodes=True, survives_pod_removal=True, object_store=True),
     rollout_timeout=lab.ROLLOUT_TIMEOUT_S3,
     optional_components={"S3_ENDPOINT": "components/s3-endpoint"},
-    claim=Claim(volume="mountpoint-s3", capacity="1Gi", csi_driver=s3driver.DRIVER),
+    claim=Claim(volume="mountpoint-s3", capacity="1Gi", csi_driver=mountpoint.DRIVER),
     node_agents=(
         NodeAgent("the driver's node plugin", mountpoint.NAMESPACE, mountpoint.NODE_LABELS),
         NodeAgent("a Mountpoint pod", mountpoint.MOUNTPOINT_NAMESPACE, {}, where_present=True),

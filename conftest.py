@@ -13,7 +13,6 @@ pytest_plugins = [
     "fixtures.transcript",
     "fixtures.diagnostics",
     "fixtures.cleanup",
-    "fixtures.s3",
     "fixtures.cluster",
     "fixtures.parametrize",
     "fixtures.needs",

@@ -2,7 +2,7 @@
 each page, emptied and deleted at the end; and an S3 client whose credentials are never printed.
 
 Where the bucket lives (AWS, an endpoint of the user's, or the suite's in-cluster server) is the
-S3 plugin's choice (fixtures/s3.py); this is what any of them does with it.
+S3 driver's choice (labkit/drivers/s3.py); this is what any of them does with it.
 """
 
 from __future__ import annotations

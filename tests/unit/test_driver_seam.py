@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, field
 
 from labkit import drivers, invariants, lab
-from labkit.variants import Capabilities, Prepared, Variant
+from labkit.variants import Capabilities, Prepared, SetupFailed, Variant
 
 OVERLAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "standin-overlay")
 
@@ -53,9 +53,17 @@ class StandIn(Variant):
         return [f"needs a stand-in store: {why}"] if why else []
 
     def prepare(self, setup):
-        store = MemoryStore()
-        store.reset()
-        return Prepared({}, store)
+        def make():
+            print("STANDIN made its store")
+            setup.defer(lambda: print("STANDIN removed its store"))
+            why = os.environ.get("STANDIN_SETUP_FAILS")
+            if why:
+                raise SetupFailed(f"the stand-in store did not start: {why}")
+            store = MemoryStore()
+            store.reset()
+            return store
+
+        return Prepared({}, setup.once("memory", make))
 
     def store_invariants(self, docs, app):
         dep, lines = invariants.app_deployment(docs, app)
@@ -128,6 +136,7 @@ class FakeCleaner:
         pass
 
     def clean(self, variant=None):
+        print(f"STANDIN cleaned the run's objects of {{variant or 'every variant'}}")
         return []
 
 
@@ -206,6 +215,33 @@ def test_its_needs_skip_it_or_fail_a_run_that_requires_it(standin: pytest.Pytest
     required = _lab(standin, "--require", "standin")
     required.assert_outcomes(errors=1)
     required.stdout.fnmatch_lines(["*required variant cannot run (--require): standin needs a stand-in store*"])
+
+
+def standin_lines(result: pytest.RunResult) -> list[str]:
+    """The stand-in's own lines (with -v, pytest writes a test's name before them)."""
+    return [line[line.index("STANDIN") :] for line in result.stdout.lines if "STANDIN" in line]
+
+
+def test_its_set_up_is_made_once_and_removed_after_the_runs_objects(standin: pytest.Pytester) -> None:
+    standin.makepyfile(test_flow2=TEST)
+    result = _lab(standin, "-s")
+    result.assert_outcomes(passed=2)
+    lines = standin_lines(result)
+    assert lines.count("STANDIN made its store") == 1, lines
+    assert lines[-2:] == ["STANDIN cleaned the run's objects of every variant", "STANDIN removed its store"], lines
+
+
+def test_a_failed_set_up_fails_each_test_at_once_with_its_cause_and_is_undone(
+    standin: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STANDIN_SETUP_FAILS", "no memory left")
+    standin.makepyfile(test_flow2=TEST)
+    result = _lab(standin, "-s")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*the stand-in store did not start: no memory left*"])
+    lines = standin_lines(result)
+    assert lines.count("STANDIN made its store") == 1, f"the failure is remembered, not retried: {lines}"
+    assert lines[-1] == "STANDIN removed its store", lines
 
 
 def test_the_static_tier_holds_its_overlay(standin: pytest.Pytester) -> None:

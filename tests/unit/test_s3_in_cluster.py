@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from fixtures import options, s3
+from fixtures import options
 from labkit import gomod, helm, redact, s3bucket, s3driver, s3server, settings
+from labkit.drivers import s3
 from labkit.kube import Kube
 
 RUN = "abc123"
@@ -85,7 +86,8 @@ def test_auto_picks_the_in_cluster_server_only_without_endpoint_credentials_or_d
 ) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
     monkeypatch.setattr(s3bucket, "has_credentials", lambda: credentials)
-    assert s3.resolve_server(opts(**given), fake_kube(driver)) == expected
+    o = opts(**given)
+    assert s3.resolve_server(o.s3_server, o.s3_endpoint, fake_kube(driver)) == expected
 
 
 def test_a_driver_left_by_a_killed_run_is_named_with_its_removal() -> None:
@@ -145,7 +147,7 @@ class Recorder:
 def module_chart(monkeypatch: pytest.MonkeyPatch) -> helm.DriverChart:
     """The default chart, the Go module's, found at /chart."""
     monkeypatch.setattr(helm, "driver_chart", lambda: Path("/chart"))
-    return s3.driver_chart(opts())
+    return s3.driver_chart(opts().s3_driver_chart)
 
 
 def test_install_passes_the_run_keys_by_secret_name_only(tmp_path: Path, module_chart: helm.DriverChart) -> None:
@@ -184,7 +186,7 @@ def test_s3_driver_chart_installs_that_published_v2_chart_without_the_v1_switch(
     assert pin.startswith("2.")
     assert repo == "https://awslabs.github.io/mountpoint-s3-csi-driver"
     rec = Recorder(tmp_path)
-    rec.install.install(s3server.Keys.generate(), s3.driver_chart(opts(s3_driver_chart=pin)))
+    rec.install.install(s3server.Keys.generate(), s3.driver_chart(opts(s3_driver_chart=pin).s3_driver_chart))
     [line] = rec.lines()
     assert line.startswith(
         f"install s3-csi-{RUN} aws-mountpoint-s3-csi-driver --repo {repo} --version {pin} "

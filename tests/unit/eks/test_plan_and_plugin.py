@@ -12,8 +12,10 @@ import botocore.session
 import pytest
 
 from fixtures import options
-from labkit import settings
+from labkit import s3bucket, settings
+from labkit.drivers import s3 as s3_driver
 from labkit.eks import names, plan
+from labkit.target import ClusterTarget
 
 from ..test_options import DEFAULTS
 
@@ -186,7 +188,7 @@ class FakeSession:
 
         self.s3_needed = s3_needed
         self.bucket = s3.Bucket(s3.bucket_name(self.eks.bucket_prefix, self.eks.run_id), self.eks.region, None, client=None)  # type: ignore[arg-type]
-        return ClusterTarget("eks", self.workdir / "kubeconfig", f"eks-{self.eks.cluster}")
+        return ClusterTarget("eks", self.workdir / "kubeconfig", f"eks-{self.eks.cluster}", bucket=self.bucket)
 
     def down(self) -> list[str]:
         self.downs += 1
@@ -198,9 +200,9 @@ def test_cluster_eks_yields_the_eks_target_and_the_eks_bucket(suite: pytest.Pyte
     monkeypatch.setattr("fixtures.eks.plugin.EksSession", FakeSession)
     suite.makepyfile(
         test_x="""
-def test_target(cluster, s3_bucket):
+def test_target(cluster):
     assert (cluster.mode, cluster.context) == ("eks", "eks-lab")
-    assert s3_bucket.name == "lab-mountpoint-s3-r1"
+    assert cluster.bucket.name == "lab-mountpoint-s3-r1"
 """
     )
     result = suite.runpytest("--cluster", "eks", "--eks-cluster", "lab", "--region", "eu-west-1", "--run-id", "r1")
@@ -212,13 +214,30 @@ def test_target(cluster, s3_bucket):
     assert session.eks.kubernetes_version is None, "not versions.env's pin: the newest EKS offers, asked at run time"
 
 
-def test_without_eks_the_cores_bucket_fixture_is_untouched(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AWS_REGION", raising=False)
-    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
-    suite.makepyfile(test_x="def test_b(s3_bucket):\n    pass\n")
-    result = suite.runpytest("-rs")
-    result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*no S3 region: pass --s3-region or set AWS_REGION*"])
+class EksSetup:
+    """What the S3 driver sees of an EKS run: a cluster target, with or without its bucket."""
+
+    def __init__(self, bucket: Any) -> None:
+        self.cluster = ClusterTarget("eks", Path("/kc"), "ctx", bucket=bucket)
+        self.kube = None
+
+    def once(self, key: str, make: Any) -> Any:
+        raise AssertionError(f"made {key} although the EKS session made the bucket")
+
+
+def test_on_eks_the_s3_driver_mounts_the_bucket_the_eks_session_made() -> None:
+    bucket = s3bucket.Bucket("lab-mountpoint-s3-r1", "eu-west-1", None, client=None)  # type: ignore[arg-type]
+    setup: Any = EksSetup(bucket)
+    assert s3_driver.DRIVER.unmet(setup) == []
+    prepared = s3_driver.DRIVER.prepare(setup)
+    assert prepared.values["S3_BUCKET"] == "lab-mountpoint-s3-r1"
+    assert prepared.values["AWS_REGION"] == "eu-west-1"
+    assert prepared.store is bucket
+
+
+def test_on_eks_without_a_bucket_the_s3_driver_cannot_run_and_says_why() -> None:
+    setup: Any = EksSetup(None)
+    assert s3_driver.DRIVER.unmet(setup) == ["--cluster eks made no bucket: no selected test needed the S3 CSI driver"]
 
 
 def test_the_plan_module_does_not_even_import_boto3() -> None:

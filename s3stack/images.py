@@ -59,7 +59,13 @@ def chart_manifest(artifacts: Artifacts, versions: Versions) -> str:
     """The driver's chart as the suite installs it (same values), rendered without a cluster."""
     try:
         return helm.template(
-            artifacts.helm, helm.driver_chart(), "s3-csi", mountpoint.NAMESPACE, list(helm.DRIVER_VALUES), versions.kubernetes
+            artifacts.helm,
+            helm.driver_chart(),
+            "s3-csi",
+            mountpoint.NAMESPACE,
+            list(helm.DRIVER_VALUES),
+            versions.kubernetes,
+            timeout=settings.Timeouts().helm,  # the tool's bound (no --timeout-scale there)
         )
     except helm.HelmUnavailable as err:
         raise StackError(str(err)) from None

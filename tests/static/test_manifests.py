@@ -18,10 +18,10 @@ ENDPOINT = {"S3_ENDPOINT": "http://192.0.2.10:9000"}
 
 
 @pytest.fixture(params=["aws", "endpoint"])
-def docs(request: pytest.FixtureRequest, variant: Variant, lab_source: LabSource) -> list[render.Obj]:
+def docs(request: pytest.FixtureRequest, variant: Variant, lab_source: LabSource, lab_timeouts: settings.Timeouts) -> list[render.Obj]:
     """The variant rendered for AWS, and for an S3-compatible endpoint."""
     values = dict(VALUES, **ENDPOINT) if request.param == "endpoint" else dict(VALUES)
-    return render.render(variant, values, source=lab_source)
+    return render.render(variant, values, timeouts=lab_timeouts, source=lab_source)
 
 
 @pytest.fixture
@@ -67,11 +67,11 @@ def test_store_matches_verdict(docs: list[render.Obj], variant: Variant, app: Ap
     )
 
 
-def test_endpoint_options_only_with_endpoint(variant: Variant, lab_source: LabSource) -> None:
+def test_endpoint_options_only_with_endpoint(variant: Variant, lab_source: LabSource, lab_timeouts: settings.Timeouts) -> None:
     if not variant.optional_components:
         pytest.skip(f"{variant.name} has no per-endpoint options")
-    plain = render.render(variant, VALUES, source=lab_source)
-    local = render.render(variant, dict(VALUES, **ENDPOINT), source=lab_source)
+    plain = render.render(variant, VALUES, timeouts=lab_timeouts, source=lab_source)
+    local = render.render(variant, dict(VALUES, **ENDPOINT), timeouts=lab_timeouts, source=lab_source)
     options_plain = render.one(plain, "PersistentVolume")["spec"]["mountOptions"]
     options_local = render.one(local, "PersistentVolume")["spec"]["mountOptions"]
     assert not [o for o in options_plain if o.startswith("endpoint-url") or o == "force-path-style"], options_plain
@@ -88,7 +88,7 @@ def test_run_copy_keeps_the_lab(docs: list[render.Obj], variant: Variant, app: A
     assert not problems, "\n".join(problems)
 
 
-def test_volume_handles_unique_across_variants(lab_source: LabSource) -> None:
-    every = [doc for v in drivers.all_drivers() for doc in render.render(v, VALUES, source=lab_source)]
+def test_volume_handles_unique_across_variants(lab_source: LabSource, lab_timeouts: settings.Timeouts) -> None:
+    every = [doc for v in drivers.all_drivers() for doc in render.render(v, VALUES, timeouts=lab_timeouts, source=lab_source)]
     problems = invariants.unique_volume_handles(every)
     assert not problems, "\n".join(problems)

@@ -9,6 +9,8 @@ import pytest
 from labkit import render, settings
 from labkit.drivers import by_name
 
+TIMEOUTS = settings.Timeouts()
+
 PV: render.Obj = {
     "apiVersion": "v1",
     "kind": "PersistentVolume",
@@ -47,12 +49,12 @@ def test_value_that_would_change_the_yaml_is_refused() -> None:
 
 def test_s3_overlay_needs_its_values() -> None:
     with pytest.raises(render.ManifestError, match=r"variable \$\{(S3_BUCKET|AWS_REGION)\} has no value for this run"):
-        render.render(by_name("s3-pv"), {})
+        render.render(by_name("s3-pv"), {}, timeouts=TIMEOUTS)
 
 
 def test_missing_overlay_is_named() -> None:
     with pytest.raises(render.ManifestError, match=r"no kustomization\.yaml"):
-        render.kustomize(settings.MANIFESTS / "overlays" / "nope")
+        render.kustomize(settings.MANIFESTS / "overlays" / "nope", timeout=TIMEOUTS.kubectl)
 
 
 def test_for_run_isolates_and_labels() -> None:
@@ -78,7 +80,7 @@ def test_renames_map_the_run_names_back_to_the_pages() -> None:
 
 
 def test_spread_puts_replicas_on_different_nodes() -> None:
-    docs = render.render(by_name("emptydir"), {})
+    docs = render.render(by_name("emptydir"), {}, timeouts=TIMEOUTS)
     dep = render.one(render.for_run(docs, namespace="n", run_id="r", variant="emptydir", spread_over_nodes=True), "Deployment")
     rule = dep["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
     assert rule["topologyKey"] == "kubernetes.io/hostname"
@@ -105,7 +107,7 @@ def test_a_lab_tree_cannot_read_host_files(tmp_path: Path, how: str) -> None:
         source = "../host-secret.txt"
     (lab / "kustomization.yaml").write_text(f"configMapGenerator:\n- name: leak\n  files:\n  - {source}\n")
     with pytest.raises(render.ManifestError, match=r"is not in or below .*read only files inside its own directory"):
-        render.kustomize(lab)
+        render.kustomize(lab, timeout=TIMEOUTS.kubectl)
 
 
 def test_cluster_scoped_rbac_is_the_runs_own() -> None:

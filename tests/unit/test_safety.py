@@ -7,15 +7,17 @@ from collections.abc import Callable
 
 import pytest
 
-from labkit import render, safety
+from labkit import render, safety, settings
 from labkit.drivers import by_name
+
+TIMEOUTS = settings.Timeouts()
 
 VALUES = {"S3_BUCKET": "example-bucket", "AWS_REGION": "us-west-2"}
 
 
 @pytest.fixture(scope="module")
 def lab() -> list[render.Obj]:
-    return render.render(by_name("s3-pv"), VALUES)
+    return render.render(by_name("s3-pv"), VALUES, timeouts=TIMEOUTS)
 
 
 def _deployment(docs: list[render.Obj]) -> render.Obj:

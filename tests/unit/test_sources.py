@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from labkit import invariants, lab, render, sources
+from labkit import invariants, lab, render, settings, sources
 from labkit.drivers import by_name
+
+TIMEOUTS = settings.Timeouts()
 
 TREES = Path(__file__).resolve().parent.parent / "data" / "workshop"
 
@@ -33,12 +35,15 @@ def test_a_missing_variant_path_is_one_line_naming_it(tmp_path: Path) -> None:
     with pytest.raises(
         render.ManifestError, match=r"^emptydir: .*manifests/base-application/assets/kustomization.yaml is missing in workshop-assets"
     ):
-        render.render(by_name("emptydir"), {}, source=source)
+        render.render(by_name("emptydir"), {}, source=source, timeouts=TIMEOUTS)
 
 
 def test_workshop_variables_are_filled_the_workshops_way() -> None:
     docs = render.render(
-        by_name("s3-pv"), {"S3_BUCKET": "lab-bucket", "AWS_REGION": "eu-west-1"}, source=sources.detect(TREES / "assets-layout")
+        by_name("s3-pv"),
+        {"S3_BUCKET": "lab-bucket", "AWS_REGION": "eu-west-1"},
+        source=sources.detect(TREES / "assets-layout"),
+        timeouts=TIMEOUTS,
     )
     data = render.one(docs, "ConfigMap", "bucket")["data"]
     assert data == {"bucket": "lab-bucket", "region": "eu-west-1", "untouched": "$HOME-is-not-the-labs"}
@@ -46,7 +51,7 @@ def test_workshop_variables_are_filled_the_workshops_way() -> None:
 
 def test_a_workshop_variable_without_a_value_is_an_error() -> None:
     with pytest.raises(render.ManifestError, match=r"variable \$\{BUCKET_NAME\} has no value for this run"):
-        render.render(by_name("s3-pv"), {"AWS_REGION": "eu-west-1"}, source=sources.detect(TREES / "assets-layout"))
+        render.render(by_name("s3-pv"), {"AWS_REGION": "eu-west-1"}, source=sources.detect(TREES / "assets-layout"), timeouts=TIMEOUTS)
 
 
 def test_the_built_in_source_is_the_variant_rows() -> None:
@@ -56,7 +61,9 @@ def test_the_built_in_source_is_the_variant_rows() -> None:
 
 
 def _ui_s3(tree: Path) -> list[render.Obj]:
-    return render.render(by_name("s3-pv"), {"S3_BUCKET": "lab-bucket", "AWS_REGION": "eu-west-1"}, source=sources.detect(tree))
+    return render.render(
+        by_name("s3-pv"), {"S3_BUCKET": "lab-bucket", "AWS_REGION": "eu-west-1"}, source=sources.detect(tree), timeouts=TIMEOUTS
+    )
 
 
 def test_the_current_layout_is_held_to_the_ui_apps_facts() -> None:
@@ -99,9 +106,11 @@ def test_a_ui_baseline_that_shares_a_path_turns_the_static_tier_red(tmp_path: Pa
     app.write_text(text)
     source = sources.detect(tmp_path / "tree")
     baseline = by_name("emptydir")
-    clean = invariants.shared_store(render.render(baseline, {}, source=sources.detect(TREES / "ui-layout")), baseline, lab.UI)
+    clean = invariants.shared_store(
+        render.render(baseline, {}, source=sources.detect(TREES / "ui-layout"), timeouts=TIMEOUTS), baseline, lab.UI
+    )
     assert clean == []
-    problems = invariants.shared_store(render.render(baseline, {}, source=source), baseline, lab.UI)
+    problems = invariants.shared_store(render.render(baseline, {}, source=source, timeouts=TIMEOUTS), baseline, lab.UI)
     assert problems == [
         "Deployment/ui: spec.template.spec.containers[ui].volumeMounts: 'shared' (hostPath) is mounted at /app/static, which would "
         "share what the app writes there; the baseline mounts only pod-local volumes (emptyDir, configMap, secret, ...)"

@@ -12,6 +12,8 @@ from labkit.drivers import by_name
 from labkit.kube import PodInfo
 from labkit.variants import Variant, Verdict
 
+TIMEOUTS = settings.Timeouts()
+
 A = PodInfo("assets-a", "node-1", "u1")
 B = PodInfo("assets-b", "node-2", "u2")
 IMAGES = list(lab.PRODUCT_IMAGES)
@@ -82,7 +84,7 @@ def test_row_is_complete(row: object) -> None:
     for component in variant.optional_components.values():
         assert (settings.MANIFESTS / component / "kustomization.yaml").is_file()
     values = dict.fromkeys(sources.SUITE_VALUES, "v") | dict.fromkeys(variant.optional_components, "http://h")
-    render.render(variant, values)  # the overlay uses only values the suite has
+    render.render(variant, values, timeouts=TIMEOUTS)  # the overlay uses only values the suite has
     assert set(variant.initial_files(lab.ASSETS)) <= set(lab.PRODUCT_IMAGES)
     if variant.verdict is Verdict.SHARED:
         assert variant.claim, f"{variant.name}: a shared variant names the claim that shares"

@@ -18,5 +18,6 @@ pytest_plugins = [
     "fixtures.needs",
     "fixtures.deploy",
     "fixtures.pages",
+    "fixtures.modules",
     "fixtures.eks.plugin",
 ]

@@ -17,15 +17,21 @@ block the harness skips) and `Command.harness_breaks` (a heredoc the harness cut
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from markdown_it import MarkdownIt
 
 DEFAULT_TIMEOUT = 120
+# The harness's `--hook-timeout` default, for a block whose `hookTimeout=` is absent or 0.
+DEFAULT_HOOK_TIMEOUT = 300
 KNOWN_KEYS = ("test", "timeout", "wait", "hook", "hookTimeout", "expectError", "raw")
-_FENCE = re.compile(r"^(```+|~~~+)\s*([^\s`]*)\s*(.*)$")
-_HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
+# CommonMark with remark-gfm's tables (the harness parses with remark and remark-gfm).
+_MARKDOWN = MarkdownIt("commonmark").enable("table")
+# A heredoc, not a here-string (`<<<`).
+_HEREDOC = re.compile(r"(?<!<)<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
 
 
 class PageError(ValueError):
@@ -64,6 +70,15 @@ class Block:
     def wait(self) -> int:
         return _int(self.annotations.get("wait"), 0)
 
+    @property
+    def hook(self) -> str | None:
+        return self.annotations.get("hook") or None
+
+    @property
+    def hook_timeout(self) -> int:
+        given = _int(self.annotations.get("hookTimeout"), 0)
+        return given if given > 0 else DEFAULT_HOOK_TIMEOUT
+
 
 @dataclass
 class Page:
@@ -71,6 +86,9 @@ class Page:
     title: str
     blocks: list[Block]
     warnings: list[str]
+    # Its place in its folder, as the harness orders pages: front matter `weight`, else
+    # `sidebar_position`, read with JavaScript's parseInt; 0 when absent.
+    weight: int = 0
 
     @property
     def namespaces(self) -> list[str]:
@@ -84,11 +102,23 @@ class Page:
         return found
 
 
+_JS_INT = re.compile(r"^[\s\ufeff\xa0]*([+-]?)(0[xX][0-9a-fA-F]+|\d+)")
+
+
+def js_int(value: object) -> int | None:
+    """A value as the harness's JavaScript `parseInt` reads it (`30s` is 30, `10.5` is 10,
+    `0x10` is 16); None where parseInt gives NaN."""
+    match = _JS_INT.match(str(value))
+    if not match:
+        return None
+    sign, digits = match.groups()
+    number = int(digits, 16) if digits[:2].lower() == "0x" else int(digits)
+    return -number if sign == "-" else number
+
+
 def _int(value: str | None, default: int) -> int:
-    try:
-        return int(value) if value is not None else default
-    except ValueError:
-        return default
+    number = js_int(value) if value is not None else None
+    return default if number is None else number
 
 
 def _annotations(meta: str, line: int, warnings: list[str]) -> dict[str, str]:
@@ -104,8 +134,8 @@ def _annotations(meta: str, line: int, warnings: list[str]) -> dict[str, str]:
     return found
 
 
-def _front_matter(text: str, path: Path) -> tuple[str, int]:
-    """The title, and the index of the first line after the front matter."""
+def _front_matter(text: str, path: Path) -> tuple[dict[str, object], int]:
+    """The front matter, and the index of the first line after it."""
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":
         raise PageError(f"{path}: no front matter (a first line '---' and a title): the harness refuses such a page")
@@ -113,35 +143,46 @@ def _front_matter(text: str, path: Path) -> tuple[str, int]:
         end = lines.index("---", 1)
     except ValueError:
         raise PageError(f"{path}: the front matter is not closed by a line '---'") from None
-    meta = yaml.safe_load("\n".join(lines[1:end])) or {}
-    return str(meta.get("title", "Unknown")), end + 1
+    try:
+        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+    except yaml.YAMLError as err:
+        raise PageError(f"{path}: the front matter is not YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(meta, dict):
+        raise PageError(f"{path}: the front matter is a {type(meta).__name__}, not a mapping of fields (title:, weight:)")
+    return meta, end + 1
+
+
+def weight(meta: dict[str, object]) -> int:
+    """`weight`, else `sidebar_position`, as parseInt reads it; 0 when absent or not a number."""
+    given = meta.get("weight", meta.get("sidebar_position"))
+    return (js_int(given) or 0) if given is not None else 0
+
+
+def _top_level_fences(text: str) -> Iterator[tuple[int, str, str]]:
+    """(0-based line, info string, content) of each fenced code block at the document's top
+    level, by CommonMark's rules as the harness's remark reads them: not inside an HTML
+    comment, a list or a quote; indented up to three spaces; closed only by a bare fence."""
+    for token in _MARKDOWN.parse(text):
+        if token.type == "fence" and token.level == 0 and token.map:
+            yield token.map[0], token.info, token.content
 
 
 def parse(path: Path) -> Page:
-    text = path.read_text()
-    title, start = _front_matter(text, path)
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as err:
+        raise PageError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    front, start = _front_matter(text, path)
+    title = str(front.get("title", "Unknown"))
     lines = text.split("\n")
     blocks: list[Block] = []
     warnings: list[str] = []
-    number = start
-    while number < len(lines):
-        # Top-level blocks only: the harness walks the document's top-level nodes, so a fence
-        # indented under a list item is not one of them.
-        match = _FENCE.match(lines[number])
-        if not match:
-            number += 1
-            continue
-        fence, lang, meta = match.groups()
-        fence_line = number + 1
-        body: list[str] = []
-        number += 1
-        while number < len(lines) and not lines[number].startswith(fence):
-            body.append(lines[number])
-            number += 1
-        number += 1
-        if lang == "bash":
-            blocks.append(_block(body, fence_line, _annotations(meta, fence_line, warnings)))
-    return Page(path, title, blocks, warnings)
+    for first, info, content in _top_level_fences("\n".join(lines[start:])):
+        lang, meta = [*info.split(None, 1), "", ""][:2]
+        if lang == "bash" and content:
+            fence_line = start + first + 1
+            blocks.append(_block(content.removesuffix("\n").split("\n"), fence_line, _annotations(meta.strip(), fence_line, warnings)))
+    return Page(path, title, blocks, warnings, weight(front))
 
 
 def _block(body: list[str], fence_line: int, annotations: dict[str, str]) -> Block:
@@ -184,6 +225,10 @@ def _block(body: list[str], fence_line: int, annotations: dict[str, str]) -> Blo
             command.harness_drops = "its block says test=false"
         elif "" in parts[1:]:
             command.harness_breaks = "a blank line inside it ends the harness's reading of the block"
+        elif any(part.startswith("$") for part in parts[1:]):
+            command.harness_breaks = "a line inside it starts with `$`, and the harness cuts that line's first two characters"
+        elif "<<<EOF" in command.text:
+            command.harness_breaks = "its here-string `<<<EOF` reads to the harness as a heredoc, which swallows the lines after it"
         elif opened and "<<EOF" not in command.text:
             command.harness_breaks = f"its heredoc opens with {opened.group(0)!r}; the harness knows only <<EOF and drops the body"
         block.commands.append(command)

@@ -27,6 +27,10 @@ from labkit.compare import Comparison, Verdict, compare
 from labkit.page import Block, Command, Page
 from labkit.settings import Timeouts
 
+HOOKS_DIR = "tests"
+# The start of the failure of an expectError block that succeeded (its after hook still runs).
+EXPECTED_ERROR = "expected an error"
+
 # Commands whose output has no order of its own: their lines are compared as a set.
 UNORDERED = re.compile(r"\bkubectl\b.*\bget\s+(events|ev)\b|^\s*(env|printenv|find)\b")
 
@@ -118,11 +122,42 @@ class CommandResult:
 
 
 @dataclass
+class HookResult:
+    """One run of an authors' hook script (`tests/hook-NAME.sh before|after`)."""
+
+    script: Path
+    phase: str
+    exit_code: int | None  # None: it ran over its timeout
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+
+    @property
+    def failure(self) -> str | None:
+        if self.exit_code == 0:
+            return None
+        where = f"{self.script.parent.name}/{self.script.name}"
+        if self.exit_code is None:
+            return f"the {self.phase} hook {where} ran over its timeout"
+        return f"the {self.phase} hook {where} failed (exit {self.exit_code}){_cause(self.stderr, self.stdout)}"
+
+
+def _cause(*outputs: str) -> str:
+    """`: <the last line it printed>`, the likeliest cause, or nothing."""
+    for output in outputs:
+        lines = [line.strip() for line in output.splitlines() if line.strip()]
+        if lines:
+            return f": {lines[-1]}"
+    return ""
+
+
+@dataclass
 class BlockResult:
     block: Block
     commands: list[CommandResult]
     seconds: float = 0.0
-    failure: str | None = None  # a command failed (non-zero exit, not expected) or the block timed out
+    failure: str | None = None  # a command or hook failed (unless expected), or the block timed out
+    hooks: list[HookResult] = field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict:
@@ -178,7 +213,71 @@ class Replay:
             output = re.sub(rf"(?<![\w.-]){re.escape(unique)}(?![\w.-])", name, output)
         return output
 
-    def run_block(self, block: Block) -> BlockResult:
+    def hook(self, script: Path, phase: str, timeout: float, output: str | None = None) -> HookResult:
+        """`bash SCRIPT before|after` as the harness runs it: the page's exported environment,
+        and for `after` the block's output as TEST_OUTPUT."""
+        env = dict(self.env) if output is None else {**self.env, "TEST_OUTPUT": output}
+        started = time.monotonic()
+        process = subprocess.Popen(
+            ["bash", str(script.resolve()), phase],  # absolute: it runs in the replay's working directory
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            cwd=self.workdir,
+            start_new_session=True,
+        )
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+            code: int | None = process.returncode
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            code = None
+        return HookResult(script, phase, code, stdout, stderr, time.monotonic() - started)
+
+    def run_block(self, block: Block, page_dir: Path | None = None) -> BlockResult:
+        """The block between its hooks (when it names one and `page_dir` is given)."""
+        script = page_dir / HOOKS_DIR / f"hook-{block.hook}.sh" if page_dir is not None and block.hook else None
+        if script is not None and block.tested:
+            if not script.is_file():
+                outcome = self._not_run(block, "not run: its hook is missing")
+                outcome.failure = (
+                    f"block at line {block.line} names hook={block.hook}, and {HOOKS_DIR}/{script.name} is not beside the page"
+                )
+                return outcome
+            before = self.hook(script, "before", self.timeouts.of(block.hook_timeout))
+            if before.failure:
+                outcome = self._not_run(block, "not run: its before hook failed")
+                outcome.hooks, outcome.failure = [before], before.failure
+                return outcome
+        outcome = self._run_commands(block)
+        if script is not None and block.tested:
+            outcome.hooks.append(before)
+            if not outcome.failure or outcome.failure.startswith(EXPECTED_ERROR):
+                after = self.hook(script, "after", self.timeouts.of(block.hook_timeout), self._test_output(outcome))
+                outcome.hooks.append(after)
+                outcome.failure = outcome.failure or after.failure
+        if block.wait and outcome.failure is None:
+            time.sleep(min(block.wait, 600))
+        return outcome
+
+    @staticmethod
+    def _test_output(outcome: BlockResult) -> str:
+        """TEST_OUTPUT as the harness gives it: the block's stdout; after an expected error,
+        its output list as JavaScript joins it (`,stdout,stderr`)."""
+        stdout = "".join(c.stdout + "\n" for c in outcome.commands if c.ran)
+        if any(c.exit_code not in (None, 0) for c in outcome.commands):
+            stderr = "".join(c.stderr + "\n" for c in outcome.commands if c.ran)
+            return f",{stdout},{stderr}"
+        return stdout
+
+    @staticmethod
+    def _not_run(block: Block, why: str) -> BlockResult:
+        return BlockResult(block, [CommandResult(c, False, comparison=Comparison(Verdict.NOT_COMPARED, why)) for c in block.commands])
+
+    def _run_commands(self, block: Block) -> BlockResult:
         if not block.tested:
             return BlockResult(
                 block,
@@ -234,25 +333,52 @@ class Replay:
                     result.notes.append(f"the workshop's harness would not run this as written: {note}")
             results.append(result)
         outcome = BlockResult(block, results, seconds)
+        failed = results[reached] if reached >= 0 and not finished else None
         if timed_out:
             outcome.failure = f"block at line {block.line} ran over its timeout of {self.timeouts.of(block.timeout):g}s"
+        elif finished and block.expect_error:
+            outcome.failure = (
+                f"{EXPECTED_ERROR}: block at line {block.line} says expectError=true and every command succeeded: "
+                "the page documents an error its commands do not produce"
+            )
         elif not finished and not block.expect_error:
-            failed = results[reached] if reached >= 0 else None
             where = f"line {failed.command.line}" if failed else f"the block at line {block.line}"
-            outcome.failure = f"the command at {where} exited {process.returncode}"
+            outcome.failure = f"the command at {where} exited {process.returncode}{_cause(failed.stderr, failed.stdout) if failed else ''}"
         if finished:
             self.env = exported
-        if block.wait and not timed_out:
-            time.sleep(min(block.wait, 600))
         return outcome
 
-    def run(self, page: Page) -> list[BlockResult]:
-        """Every block in order; after a failure the rest is reported as not run, as the harness does."""
+    def run(self, page: Page, hooks: bool = False) -> list[BlockResult]:
+        """Every block in order (between its hooks, with `hooks`); after a failure the rest is
+        reported as not run, as the harness does."""
         results: list[BlockResult] = []
         for block in page.blocks:
             if any(r.failure for r in results):
-                skipped = Comparison(Verdict.NOT_COMPARED, "not run: an earlier block failed")
-                results.append(BlockResult(block, [CommandResult(c, False, comparison=skipped) for c in block.commands]))
+                results.append(self._not_run(block, "not run: an earlier block failed"))
                 continue
-            results.append(self.run_block(block))
+            results.append(self.run_block(block, page.path.parent if hooks else None))
         return results
+
+
+@dataclass
+class PageRun:
+    """A page's replay: its blocks' results, or why none ran (a suite hook failed)."""
+
+    page: Page
+    results: list[BlockResult]
+    not_run: str | None = None
+
+    def failures(self) -> list[str]:
+        found = [r.failure for r in self.results if r.failure]
+        return [self.not_run, *found] if self.not_run else found
+
+    def differences(self) -> list[BlockResult]:
+        return [r for r in self.results if r.verdict is Verdict.DIFFERS]
+
+    def summary(self) -> str:
+        if self.not_run:
+            return self.not_run
+        counts = {v: sum(1 for r in self.results if r.verdict is v) for v in Verdict}
+        line = ", ".join(f"{n} block(s) {v.value}" for v, n in counts.items() if n)
+        failed = len([r for r in self.results if r.failure])
+        return f"{line}; {failed} failed" if failed else line

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from fixtures.options import get
-from fixtures.pages import PageRun, transcript_steps
+from fixtures.pages import transcript_steps
+from labkit.replay import PageRun
 from labkit.transcript import Transcript
 
 

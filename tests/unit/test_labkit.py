@@ -172,7 +172,7 @@ def test_a_left_out_command_is_reported_and_the_block_goes_on(tmp_path: Path) ->
 
 @pytest.mark.parametrize(("sample", "expected"), [("ephemeral-storage-sample.md", "emptydir"), ("s3-storage-sample.md", "s3-pv")])
 def test_a_page_runs_on_the_variant_whose_directory_it_works_in(sample: str, expected: str) -> None:
-    assert pages.page_variant(page.parse(PAGES / sample), lab.ASSETS).name == expected
+    assert pages.page_variant([page.parse(PAGES / sample)], lab.ASSETS).name == expected
 
 
 def test_the_s3_sample_leaves_the_workshops_commands_out() -> None:

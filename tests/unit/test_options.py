@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "require": "",
     "s3_server": "auto",
     "lab_page": [],
+    "lab_module": [],
     "page_strict": False,
     "lab_source": None,
     "s3_driver_chart": None,
@@ -81,6 +82,8 @@ def test_defaults_without_cluster() -> None:
         ({"lab_source": Path("/nonexistent/workshop")}, "no such directory"),
         ({"lab_source": Path(__file__).parent}, "not a workshop checkout the suite knows"),
         ({"lab_page": [Path(__file__)]}, "no front matter"),
+        ({"lab_module": [Path("/nonexistent/module")]}, r"^--lab-module /nonexistent/module: not a folder$"),
+        ({"lab_module": [Path(__file__).parent]}, r"^--lab-module .*\.py: no front matter|^--lab-module .*: no page with a ```bash block"),
         ({"cluster": "eks", "eks_cluster": "c", "eks_region": "eu-west-1", "s3_server": "in-cluster"}, "drop --s3-server in-cluster"),
         (
             {"s3_driver_chart": "v2.7.0"},

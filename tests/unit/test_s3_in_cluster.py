@@ -64,7 +64,7 @@ def opts(**given: Any) -> options.LabOptions:
         "cluster": None, "kubeconfig": None, "context": None, "kind_name": "k", "kind_workers": 2, "kind_node_image": None,
         "kind_image_archive": [], "keep_cluster": False, "keep_namespaces": False, "run_id": RUN, "timeout_scale": 1.0,
         "s3_region": None, "s3_endpoint": None, "s3_bucket_prefix": "p", "lab_report_dir": Path("reports"), "require": "",
-        "s3_server": "auto", "lab_page": [], "page_strict": False, "lab_source": None, "s3_driver_chart": None,
+        "s3_server": "auto", "lab_page": [], "lab_module": [], "page_strict": False, "lab_source": None, "s3_driver_chart": None,
     }  # fmt: skip
     values.update(given)
     return options.parse(values.__getitem__)

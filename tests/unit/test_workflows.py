@@ -120,7 +120,8 @@ def test_a_change_to_anything_the_checks_read_runs_the_workflow(workflow: Path) 
 
 def test_the_tree_walk_sees_the_packages_and_not_what_git_ignores() -> None:
     tops = {path.split("/", 1)[0] for path in tree_files()}
-    assert {"labkit", "fixtures", "tests", "localcluster", "s3stack", "kindstack", ".ci", "versions.env", "constraints.txt"} <= tops
+    packages = {"labkit", "fixtures", "tests", "stackbase", "localcluster", "s3stack", "kindstack"}
+    assert {*packages, ".ci", "versions.env", "constraints.txt"} <= tops
     assert not tops & {".git", ".venv", ".tox", "build", "reports"}
 
 

@@ -12,17 +12,15 @@ import argparse
 import os
 from collections.abc import Sequence
 
+import localcluster
+import s3stack
 from kindstack import engine as engines
 from kindstack import host, nodeimage
 from kindstack.layout import DOCKER_SOCKET, ENGINE_LOG, NODE_IMAGE_REPO
 from kindstack.versions import Versions, load
 from labkit.kindenv import KIND_ARCHIVES_ENV, KIND_NODE_IMAGE_ENV
-from localcluster import images as cluster_images
-from localcluster import wrap
-from localcluster.ui import ClusterError, Progress, say
-from s3stack import cli as s3stack_cli
-from s3stack import packages
-from s3stack import ui as s3stack_ui
+from stackbase import packages, wrap
+from stackbase.ui import Progress, ToolError, say
 
 STEPS = 4
 
@@ -61,9 +59,9 @@ def up(requested: str) -> dict[str, str]:
     built = nodeimage.build(engine, versions, progress)
     progress.step("the lab's images, for kind load")
     archives = [
-        image.archive for image in cluster_images.build_images(versions.cluster, progress) if image.name != versions.cluster.pause_image
+        image.archive for image in localcluster.build_images(versions.cluster, progress) if image.name != versions.cluster.pause_image
     ]
-    archives += [image.archive for image in s3stack_cli.built_images(s3stack_ui.Progress())]
+    archives += [image.archive for image in s3stack.built_images(Progress(tag="s3stack"))]
     progress.step(f"ready: node image {built.node_image}")
     env.update(
         {
@@ -84,14 +82,14 @@ def down() -> None:
         not_restored = host.restore()
     left += [f"not restored: {what}" for what in not_restored]
     if left:
-        raise ClusterError("down left: " + "; ".join(left) + f" (see {ENGINE_LOG}; run `python3 -m kindstack down` again as root)")
+        raise ToolError("down left: " + "; ".join(left) + f" (see {ENGINE_LOG}; run `python3 -m kindstack down` again as root)")
     host.finish()
     restored = "; the host's kernel tunables as they were" if recorded else ""
     say(f"kindstack: down, no container, network, volume or engine left{restored}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return wrap.around(args.argv, "python3 -m kindstack run -- pytest ...", ClusterError, lambda: up(args.node_image), down)
+    return wrap.around(args.argv, "python3 -m kindstack run -- pytest ...", ToolError, lambda: up(args.node_image), down)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -153,4 +151,4 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return wrap.command_line("kindstack", lambda: int(args.func(args)), (ClusterError, s3stack_ui.StackError))
+    return wrap.command_line("kindstack", lambda: int(args.func(args)), (ToolError,))

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kindstack.layout import DAEMON_JSON, DOCKER_DATA, DOCKER_EXEC, DOCKER_PID, DOCKER_SOCKET, ENGINE_LOG, RUN_DIR, STATE_DIR
-from localcluster import processes
-from localcluster.ui import ClusterError, Progress, warn
+from stackbase import processes
+from stackbase.ui import Progress, ToolError, warn
 
 START_SECONDS = 60.0
 STOP_SECONDS = 60.0
@@ -44,12 +44,12 @@ class Engine:
         try:
             result = subprocess.run(command, input=stdin, capture_output=True, env={**os.environ, **self.env()}, timeout=timeout)
         except FileNotFoundError:
-            raise ClusterError("`docker` (the client) is missing: apt-get install docker.io") from None
+            raise ToolError("`docker` (the client) is missing: apt-get install docker.io") from None
         except subprocess.TimeoutExpired:
-            raise ClusterError(f"`{' '.join(command)}` did not finish in {timeout:.0f}s") from None
+            raise ToolError(f"`{' '.join(command)}` did not finish in {timeout:.0f}s") from None
         if check and result.returncode != 0:
             lines = result.stderr.decode(errors="replace").strip().splitlines() or [f"exit {result.returncode}"]
-            raise ClusterError(f"`{' '.join(command[:4])} ...` failed: {lines[-1]}")
+            raise ToolError(f"`{' '.join(command[:4])} ...` failed: {lines[-1]}")
         return result.stdout
 
 
@@ -147,11 +147,11 @@ def start(runtime: Path, progress: Progress) -> Engine:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = " | ".join(ENGINE_LOG.read_text(errors="replace").strip().splitlines()[-3:])
-            raise ClusterError(f"dockerd exited with {process.returncode} while starting: {tail} (log {ENGINE_LOG})")
+            raise ToolError(f"dockerd exited with {process.returncode} while starting: {tail} (log {ENGINE_LOG})")
         if _answers(engine.env()):
             return engine
         time.sleep(0.5)
-    raise ClusterError(f"dockerd did not answer on {DOCKER_SOCKET} within {START_SECONDS:.0f}s (log {ENGINE_LOG})")
+    raise ToolError(f"dockerd did not answer on {DOCKER_SOCKET} within {START_SECONDS:.0f}s (log {ENGINE_LOG})")
 
 
 def remove_all(engine: Engine) -> None:

@@ -1,7 +1,7 @@
 """The host's kernel tunables around kind's nodes.
 
 A kind node is a privileged container sharing the host's kernel: its kubelet writes the
-kernel.* and vm.* values it wants (localcluster.host.KUBELET_TUNABLES), and its systemd
+kernel.* and vm.* values it wants (stackbase.sysctl.KUBELET_TUNABLES), and its systemd
 applies the node's sysctl.d files, all host-wide. `up` records them before the engine or any
 node starts, in a file of the state directory so that a `down` from a later process finds it;
 `down` writes them back once no node runs.
@@ -13,8 +13,8 @@ import json
 import os
 
 from kindstack.layout import STATE_DIR
-from localcluster import host
-from localcluster.ui import warn
+from stackbase import sysctl
+from stackbase.ui import warn
 
 RECORD = STATE_DIR / "host.json"
 # What the node's systemd-sysctl applies from the Debian packages in the node image
@@ -38,7 +38,7 @@ def begin() -> None:
         warn("not root: kind's nodes may change the host's kernel.*, vm.* and fs.* tunables and `down` cannot put them back")
         return
     STATE_DIR.mkdir(parents=True, exist_ok=True)
-    values = host.read_sysctls([*host.KUBELET_TUNABLES, *NODE_SYSCTLS])
+    values = sysctl.read_sysctls([*sysctl.KUBELET_TUNABLES, *NODE_SYSCTLS])
     RECORD.write_text(json.dumps({"sysctls": values}, indent=2) + "\n")
 
 
@@ -52,7 +52,7 @@ def restore() -> list[str]:
         values = {"error": str(err)}
     if not isinstance(values, dict) or not isinstance(values.get("sysctls"), dict):
         return [f"{RECORD} is not readable: put back by hand the values it held, then remove it"]
-    return host.write_sysctls(values["sysctls"])
+    return sysctl.write_sysctls(values["sysctls"])
 
 
 def finish() -> None:

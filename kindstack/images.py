@@ -19,9 +19,8 @@ from pathlib import Path
 
 from kindstack.layout import IMAGES_DIR, LABNET_IMAGE_REPO
 from kindstack.versions import Versions
-from localcluster.images import Layer, docker_archive, pause_layer
-from localcluster.ui import ClusterError
-from s3stack.images import single_binary_layer
+from stackbase.oci import PATH_ENV, Layer, docker_archive, pause_layer, single_binary_layer
+from stackbase.ui import ToolError
 
 # The Kubernetes components kubeadm runs from images (each a command name labkube answers to).
 KUBE_IMAGE_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
@@ -46,8 +45,6 @@ fi
 for command in @COMMANDS@; do ln -sf "xtables-$mode-multi" "/usr/sbin/$command"; done
 exec "$0" "$@"
 """.replace("@COMMANDS@", " ".join(IPTABLES_COMMANDS))
-
-PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True)
@@ -77,14 +74,14 @@ def wanted_by_kubeadm(listing: str, versions: Versions) -> dict[str, list[str]]:
         elif base in groups:
             groups[base].append(name)
         else:
-            raise ClusterError(f"kubeadm wants an image kindstack does not build: {name}")
+            raise ToolError(f"kubeadm wants an image kindstack does not build: {name}")
         if base == "coredns" and tag != versions.coredns:
-            raise ClusterError(f"kubeadm {versions.kubernetes} installs CoreDNS {tag}: set COREDNS_VERSION={tag} in versions.env")
+            raise ToolError(f"kubeadm {versions.kubernetes} installs CoreDNS {tag}: set COREDNS_VERSION={tag} in versions.env")
         if base == "etcd" and tag != versions.etcd_tag:
-            raise ClusterError(f"kubeadm {versions.kubernetes} wants etcd {tag}: set ETCD_VERSION=v{tag.split('-')[0]} in versions.env")
+            raise ToolError(f"kubeadm {versions.kubernetes} wants etcd {tag}: set ETCD_VERSION=v{tag.split('-')[0]} in versions.env")
     missing = [group for group, names in groups.items() if not names]
     if missing:
-        raise ClusterError(f"kubeadm's image list names no {', '.join(missing)} image: {listing.strip()!r}")
+        raise ToolError(f"kubeadm's image list names no {', '.join(missing)} image: {listing.strip()!r}")
     return groups
 
 

@@ -31,10 +31,10 @@ from kindstack.engine import Engine
 from kindstack.layout import BIN_DIR, GO_SRC, LOG, NODE_IMAGE_REPO, PACKAGE_DIR, ROOTFS_DIR, ROOTFS_IMAGE_REPO
 from kindstack.versions import Versions
 from labkit import gomod
-from localcluster import build as kube_build
-from localcluster import versions as cluster_versions
-from localcluster.images import PAUSE_BINARY, Layer
-from localcluster.ui import ClusterError, Progress
+from localcluster import PAUSE_BINARY, Binaries, build_kubernetes
+from stackbase.gobuild import go_build, inputs_digest
+from stackbase.oci import Layer
+from stackbase.ui import Progress, ToolError
 
 KIND_MODULE = "sigs.k8s.io/kind"
 PROGRAMS = ("labrunc", "labnet", "labcoredns")
@@ -83,7 +83,7 @@ def kind_module(versions: Versions) -> Path:
     try:
         return gomod.module_dir(KIND_MODULE, versions.kind)
     except gomod.GoError as err:
-        raise ClusterError(str(err)) from None
+        raise ToolError(str(err)) from None
 
 
 def build_kind(versions: Versions, progress: Progress) -> Path:
@@ -93,18 +93,18 @@ def build_kind(versions: Versions, progress: Progress) -> Path:
         try:
             gomod.build(KIND_MODULE, versions.kind, ".", binary, LOG)
         except gomod.GoError as err:
-            raise ClusterError(str(err)) from None
+            raise ToolError(str(err)) from None
     return binary
 
 
 def build_programs(progress: Progress) -> dict[str, Path]:
     built = {}
     for command in PROGRAMS:
-        digest = kube_build.inputs_digest(command, "-s -w", source=GO_SRC)
+        digest = inputs_digest(command, "-s -w", source=GO_SRC)
         binary = BIN_DIR / f"{command}-{digest}" / command
         if not binary.is_file():
             progress.note(f"building {command} (kindstack/gosrc)")
-            kube_build.go_build(f"./cmd/{command}", binary, "-s -w", LOG, command, source=GO_SRC)
+            go_build(f"./cmd/{command}", binary, "-s -w", LOG, command, GO_SRC)
         built[command] = binary
     return built
 
@@ -113,16 +113,14 @@ def apt_sources() -> Path:
     for path in APT_SOURCES:
         if path.is_file() and path.read_text().strip():
             return path
-    raise ClusterError(
-        "no apt sources (/etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list): the node's Debian comes from them"
-    )
+    raise ToolError("no apt sources (/etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list): the node's Debian comes from them")
 
 
 def codename() -> str:
     for line in Path("/etc/os-release").read_text().splitlines():
         if line.startswith("VERSION_CODENAME="):
             return line.partition("=")[2].strip().strip('"')
-    raise ClusterError("/etc/os-release names no VERSION_CODENAME: build the node image on Debian")
+    raise ToolError("/etc/os-release names no VERSION_CODENAME: build the node image on Debian")
 
 
 def rootfs(versions: Versions, progress: Progress) -> Path:
@@ -151,7 +149,7 @@ def rootfs(versions: Versions, progress: Progress) -> Path:
         code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, timeout=1800, check=False).returncode
     if code != 0:
         partial.unlink(missing_ok=True)
-        raise ClusterError(f"mmdebstrap failed (exit {code}); see {LOG}")
+        raise ToolError(f"mmdebstrap failed (exit {code}); see {LOG}")
     partial.replace(tar)
     return tar
 
@@ -168,7 +166,7 @@ def rootfs_image(engine: Engine, tar: Path) -> str:
 def sandbox_image(containerd_config: str) -> str:
     match = re.search(r'^\s*sandbox_image\s*=\s*"([^"]+)"', containerd_config, re.M)
     if not match:
-        raise ClusterError("kind's containerd configuration names no sandbox_image: check the kind module's images/base files")
+        raise ToolError("kind's containerd configuration names no sandbox_image: check the kind module's images/base files")
     return match.group(1)
 
 
@@ -224,16 +222,13 @@ def node_files(kind_files: Path, labkube: Path, cri_base: bytes, kubernetes: str
     return layer.finish()
 
 
-def image_tag(versions: Versions, programs: dict[str, Path], rootfs_tar: Path) -> str:
+def image_tag(versions: Versions, binaries: Binaries, programs: dict[str, Path], rootfs_tar: Path) -> str:
     """The node image's name: the Kubernetes version and a digest of everything in it."""
-    kube_stamp = (kube_build.kube_dir(versions.cluster) / ".built").read_text()
-    etcd_stamp = (kube_build.etcd_dir(versions.cluster) / ".built").read_text()
     sources = [p.read_bytes() for p in sorted(PACKAGE_DIR.glob("*.py"))]
     digest = _digest(
         versions.kind,
         versions.coredns,
-        kube_stamp,
-        etcd_stamp,
+        *binaries.stamps(),
         rootfs_tar.name,
         PAUSE_BINARY.read_bytes(),
         *(str(p) for p in programs.values()),
@@ -274,9 +269,9 @@ class BuildContainer:
             try:
                 self.exec("ctr", "version", timeout=10)
                 return
-            except ClusterError as err:
+            except ToolError as err:
                 if time.monotonic() > deadline:
-                    raise ClusterError(
+                    raise ToolError(
                         f"containerd in the build container did not answer within {CONTAINERD_WAIT_SECONDS:.0f}s: {err}"
                     ) from None
                 time.sleep(0.5)
@@ -291,19 +286,17 @@ class BuildContainer:
 def build(engine: Engine, versions: Versions, progress: Progress) -> Built:
     """The node image (built when the engine lacks it) and the kind binary."""
     kind = build_kind(versions, progress)
-    cluster_versions.check_go_mod(versions.cluster)
-    kube_build.build_kube(versions.cluster, progress)
-    kube_build.build_etcd(versions.cluster, progress)
+    binaries = build_kubernetes(versions.cluster, progress)
     programs = build_programs(progress)
     tar = rootfs(versions, progress)
-    tag = image_tag(versions, programs, tar)
+    tag = image_tag(versions, binaries, programs, tar)
     if engine.docker("images", "-q", tag).strip():
         progress.note(f"node image {tag} is in the engine")
         return Built(tag, kind)
     started = time.monotonic()
     kind_files = kind_module(versions) / "images" / "base" / "files"
     base = rootfs_image(engine, tar)
-    labkube = kube_build.kube_dir(versions.cluster) / "labkube"
+    labkube = binaries.kube("labkube")
     listing = subprocess.run(
         [str(labkube), "kubeadm", "config", "images", "list", "--kubernetes-version", versions.kubernetes],
         capture_output=True,
@@ -311,12 +304,12 @@ def build(engine: Engine, versions: Versions, progress: Progress) -> Built:
         check=False,
     )
     if listing.returncode != 0:
-        raise ClusterError(f"kubeadm config images list failed: {listing.stderr.strip()}")
+        raise ToolError(f"kubeadm config images list failed: {listing.stderr.strip()}")
     wanted = images.wanted_by_kubeadm(listing.stdout, versions)
     sandbox = sandbox_image((kind_files / "etc" / "containerd" / "config.toml").read_text())
     inputs = images.Inputs(
         labkube,
-        kube_build.binaries(versions.cluster).etcd,
+        binaries.etcd,
         programs["labcoredns"],
         programs["labnet"],
         PAUSE_BINARY,
@@ -351,7 +344,7 @@ def build(engine: Engine, versions: Versions, progress: Progress) -> Built:
         present = set(container.exec("ctr", "--namespace=k8s.io", "images", "ls", "-q").split())
         absent = [name for archive in archives for name in archive.names if name not in present]
         if absent:
-            raise ClusterError(f"the node's containerd lacks {', '.join(absent)} after import: see {LOG}")
+            raise ToolError(f"the node's containerd lacks {', '.join(absent)} after import: see {LOG}")
         container.stop_containerd()
         changes = [arg for change in COMMIT_CHANGES for arg in ("--change", change)]
         engine.docker("commit", *changes, container.name, tag, timeout=900)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import localcluster
 from kindstack.layout import GO_SRC
-from localcluster import versions as cluster_versions
-from localcluster.layout import VERSIONS_FILE
-from localcluster.ui import ClusterError
+from stackbase.ui import ToolError
+from stackbase.versions import load_pins
 
 
 @dataclass(frozen=True)
 class Versions:
-    cluster: cluster_versions.Versions  # Kubernetes, etcd: what localcluster builds
+    cluster: localcluster.Versions  # Kubernetes, etcd: what localcluster builds
     kind: str
     coredns: str
     node_packages: tuple[str, ...]
@@ -30,23 +30,17 @@ class Versions:
 
 
 def load() -> Versions:
-    values = cluster_versions.parse(VERSIONS_FILE.read_text())
-
-    def need(key: str) -> str:
-        if not values.get(key):
-            raise ClusterError(f"versions.env has no {key}=...: add the pin")
-        return values[key]
-
+    pins = load_pins()
     versions = Versions(
-        cluster=cluster_versions.load(),
-        kind=need("KIND_VERSION"),
-        coredns=need("COREDNS_VERSION"),
-        node_packages=tuple(p for p in need("KIND_NODE_PACKAGES").split(",") if p),
-        host_packages=tuple(p for p in need("KINDSTACK_HOST_PACKAGES").split(",") if p),
+        cluster=localcluster.Versions.from_pins(pins),
+        kind=pins.need("KIND_VERSION"),
+        coredns=pins.need("COREDNS_VERSION"),
+        node_packages=pins.names("KIND_NODE_PACKAGES"),
+        host_packages=pins.names("KINDSTACK_HOST_PACKAGES"),
     )
     go_mod = (GO_SRC / "go.mod").read_text()
     if not re.search(rf"^\s*github\.com/coredns/coredns {re.escape(versions.coredns)}\s*$", go_mod, re.M):
-        raise ClusterError(
+        raise ToolError(
             f"kindstack/gosrc/go.mod does not require github.com/coredns/coredns {versions.coredns}: edit it and run `go mod tidy`"
         )
     return versions

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from localcluster.layout import API_PORT, PKI_DIR
-from localcluster.ui import ClusterError
+from stackbase.ui import ToolError
 
 T = TypeVar("T")
 
@@ -54,5 +54,5 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float, hint: str
         if value is not None:
             return value
         if time.monotonic() > deadline:
-            raise ClusterError(f"timed out after {int(timeout)}s waiting for {what}: {hint}")
+            raise ToolError(f"timed out after {int(timeout)}s waiting for {what}: {hint}")
         time.sleep(1)

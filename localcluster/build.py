@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from localcluster.layout import CACHE_DIR, GO_SRC
-from localcluster.ui import ClusterError, Progress, fmt_duration, say
 from localcluster.versions import Versions, check_go_mod
+from stackbase.gobuild import go_build, inputs_digest
+from stackbase.ui import Progress
 
 # The components that the single `labkube` binary holds; each is a symlink to it.
 KUBE_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
-HEARTBEAT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -26,6 +21,10 @@ class Binaries:
 
     def kube(self, component: str) -> Path:
         return self.kube_dir / component
+
+    def stamps(self) -> tuple[str, str]:
+        """The digests of the inputs the Kubernetes binaries and etcd were built from."""
+        return (self.kube_dir / ".built").read_text(), (self.etcd.parent / ".built").read_text()
 
 
 def kube_dir(versions: Versions) -> Path:
@@ -38,18 +37,6 @@ def etcd_dir(versions: Versions) -> Path:
 
 def binaries(versions: Versions) -> Binaries:
     return Binaries(kube_dir(versions), etcd_dir(versions) / "etcd")
-
-
-def inputs_digest(command: str, *extra: str, source: Path = GO_SRC) -> str:
-    """Digest of go.mod, go.sum and one command's sources: a change to them means a rebuild."""
-    digest = hashlib.sha256()
-    files = [source / "go.mod", source / "go.sum", *sorted((source / "cmd" / command).glob("*.go"))]
-    for path in files:
-        digest.update(str(path.relative_to(source)).encode())
-        digest.update(path.read_bytes())
-    for item in extra:
-        digest.update(item.encode())
-    return digest.hexdigest()[:16]
 
 
 def version_ldflags(versions: Versions) -> str:
@@ -68,42 +55,6 @@ def version_ldflags(versions: Versions) -> str:
     return " ".join(flags)
 
 
-def go_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["CGO_ENABLED"] = "0"
-    env.setdefault("GOFLAGS", "-buildvcs=false")
-    return env
-
-
-def go_binary() -> str:
-    go = shutil.which("go")
-    if go is None:
-        raise ClusterError("`go` is not on PATH: install Go 1.26 or newer and put it on PATH")
-    return go
-
-
-def go_build(package: str, output: Path, ldflags: str, log: Path, label: str, source: Path = GO_SRC) -> None:
-    """Run one `go build`, logging to `log` and printing a heartbeat while it runs."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    command = [go_binary(), "build", "-p", "2", "-trimpath", "-ldflags", ldflags, "-o", str(tmp), package]
-    started = time.monotonic()
-    with log.open("a") as sink:
-        sink.write(f"$ {' '.join(command)}\n")
-        sink.flush()
-        process = subprocess.Popen(command, cwd=source, env=go_env(), stdout=sink, stderr=subprocess.STDOUT)
-        while True:
-            try:
-                code = process.wait(timeout=HEARTBEAT_SECONDS)
-                break
-            except subprocess.TimeoutExpired:
-                say(f"           ... still building {label} ({fmt_duration(time.monotonic() - started)})")
-    if code != 0:
-        tail = "".join(log.read_text().splitlines(keepends=True)[-15:])
-        raise ClusterError(f"go build of {label} failed (see {log}); last lines:\n{tail}")
-    tmp.replace(output)
-
-
 def _stamp_ok(directory: Path, digest: str, files: list[Path]) -> bool:
     stamp = directory / ".built"
     return stamp.is_file() and stamp.read_text().strip() == digest and all(f.is_file() for f in files)
@@ -111,7 +62,7 @@ def _stamp_ok(directory: Path, digest: str, files: list[Path]) -> bool:
 
 def _cached_build(directory: Path, binary: Path, package: str, ldflags: str, label: str, progress: Progress, cold_note: str) -> bool:
     """Build `package` into `binary` unless the stamp says these inputs built it; True if built."""
-    digest = inputs_digest(package.rsplit("/", 1)[-1], ldflags)
+    digest = inputs_digest(package.rsplit("/", 1)[-1], ldflags, source=GO_SRC)
     if _stamp_ok(directory, digest, [binary]):
         progress.note(f"{label} cached in {directory}")
         return False
@@ -119,7 +70,7 @@ def _cached_build(directory: Path, binary: Path, package: str, ldflags: str, lab
     (directory / ".built").unlink(missing_ok=True)
     if cold_note:
         progress.note(cold_note)
-    go_build(package, binary, ldflags, directory / "build.log", label)
+    go_build(package, binary, ldflags, directory / "build.log", label, GO_SRC)
     (directory / ".built").write_text(digest + "\n")
     return True
 
@@ -142,6 +93,15 @@ def build_etcd(versions: Versions, progress: Progress) -> Path:
     binary = directory / "etcd"
     _cached_build(directory, binary, "./cmd/labetcd", "-s -w", f"etcd {versions.etcd}", progress, "")
     return binary
+
+
+def build_kubernetes(versions: Versions, progress: Progress) -> Binaries:
+    """The pinned binaries, built when their inputs changed, for a caller that numbers its own
+    steps (kindstack's node image holds the same ones)."""
+    check_go_mod(versions)
+    build_kube(versions, progress)
+    build_etcd(versions, progress)
+    return binaries(versions)
 
 
 def build_all(versions: Versions, progress: Progress) -> Binaries:

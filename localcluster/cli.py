@@ -9,12 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from localcluster import cluster, preflight, wrap
+from localcluster import cluster, preflight
 from localcluster.build import build_all
 from localcluster.images import build_images
 from localcluster.layout import ADMIN_KUBECONFIG, LOG_DIR
-from localcluster.ui import ClusterError, Progress, say
 from localcluster.versions import Versions, load
+from stackbase import wrap
+from stackbase.ui import Progress, ToolError, say
 
 
 def parser() -> argparse.ArgumentParser:
@@ -54,7 +55,7 @@ def run_command(versions: Versions, argv: list[str], save_logs: Path | None, kee
         if not keep:
             cluster.down()
 
-    return wrap.around(argv, "python3 -m localcluster run -- pytest ...", ClusterError, up, down)
+    return wrap.around(argv, "python3 -m localcluster run -- pytest ...", ToolError, up, down)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         path = LOG_DIR / f"{args.component}.log"
         if not path.is_file():
-            raise ClusterError(f"no log {path}: one of {', '.join(p.stem for p in LOG_DIR.glob('*.log'))}")
+            raise ToolError(f"no log {path}: one of {', '.join(p.stem for p in LOG_DIR.glob('*.log'))}")
         sys.stdout.write("".join(path.read_text(errors="replace").splitlines(keepends=True)[-args.lines :]))
         return 0
     versions = load()
@@ -113,4 +114,4 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return wrap.command_line("localcluster", lambda: run(args), (ClusterError,))
+    return wrap.command_line("localcluster", lambda: run(args), (ToolError,))

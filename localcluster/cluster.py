@@ -32,8 +32,9 @@ from localcluster.layout import (
 from localcluster.pki import ensure_pki, etcd_client_context, write_kubeconfigs
 from localcluster.preflight import preflight, require_root
 from localcluster.runtime import ctr
-from localcluster.ui import ClusterError, Progress, say, warn
 from localcluster.versions import Versions
+from stackbase.processes import processes_matching, signal_and_wait
+from stackbase.ui import Progress, ToolError, say, warn
 
 UP_STEPS = 11
 
@@ -140,7 +141,7 @@ def up(versions: Versions) -> None:
     )
     for name in components.START_ORDER:
         if processes.pid_of(name) is None:
-            raise ClusterError(f"{name} exited: read the end of {LOG_DIR}/{name}.log for the cause")
+            raise ToolError(f"{name} exited: read the end of {LOG_DIR}/{name}.log for the cause")
     say(f"cluster up in {progress.elapsed()}: node {NODE_NAME} Ready ({versions.kubernetes})")
     say(f"kubeconfig: {ADMIN_KUBECONFIG}")
     say(f"logs: {LOG_DIR}")
@@ -169,8 +170,8 @@ def _remove_containers() -> None:
 
 def _kill_leftover_containers() -> None:
     """Shims and runc containers that outlived containerd (found by our socket and runc root)."""
-    for pid in processes.processes_matching(str(CONTAINERD_SOCKET)):
-        processes.signal_and_wait(pid, 5)
+    for pid in processes_matching(str(CONTAINERD_SOCKET)):
+        signal_and_wait(pid, 5)
     root = RUNC_ROOT / "k8s.io"
     if root.is_dir() and shutil.which("runc"):
         listed = subprocess.run(["runc", "--root", str(root), "list", "-q"], capture_output=True, text=True)
@@ -207,7 +208,7 @@ def down() -> None:
     if record:
         leftovers += [f"not restored: {what}" for what in host.restore(record)]
     if leftovers:
-        raise ClusterError("down left: " + "; ".join(leftovers) + " (run `python3 -m localcluster down` again)")
+        raise ToolError("down left: " + "; ".join(leftovers) + " (run `python3 -m localcluster down` again)")
     host.finish()
     restored = "; sysctls and / as they were" if record else ""
     say(f"cluster down in {progress.elapsed()}: no process, mount, interface, rule or cgroup of the cluster left{restored}")
@@ -218,7 +219,7 @@ def leftover_report(record: host.Record | None) -> list[str]:
     running = [name for name in components.START_ORDER if processes.pid_of(name) is not None]
     if running:
         found.append("running: " + ", ".join(running))
-    shims = processes.processes_matching(str(CONTAINERD_SOCKET))
+    shims = processes_matching(str(CONTAINERD_SOCKET))
     if shims:
         found.append(f"containerd shims: {shims}")
     mounts = network.own_mounts(record)
@@ -252,6 +253,6 @@ def status(versions: Versions) -> dict[str, Any]:
     if daemons["kube-apiserver"] is not None:
         try:
             result["node_ready"] = bool(_node_ready(Api(network.node_ip())))
-        except (ClusterError, OSError):
+        except (ToolError, OSError):
             result["node_ready"] = None
     return result

@@ -14,31 +14,19 @@ import contextlib
 import json
 import re
 import subprocess
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from localcluster.layout import CGROUP_PARENT, KUBELET_ROOT, NETNS_DIR, STATE_DIR
-from localcluster.ui import ClusterError
+from stackbase.sysctl import KUBELET_TUNABLES, read_sysctls, write_sysctls
+from stackbase.ui import ToolError
 
 RECORD = STATE_DIR / "host.json"
 CGROUP_MOUNT = Path("/sys/fs/cgroup")
-PROC_SYS = Path("/proc/sys")
 SYSCTLS = {
     "net/ipv4/ip_forward": "1",
     "net/bridge/bridge-nf-call-iptables": "1",
     "net/bridge/bridge-nf-call-ip6tables": "1",
-}
-# What a kubelet writes at start unless protectKernelDefaults is set (setupKernelTunables in
-# k8s.io/kubernetes pkg/kubelet/cm), with its values. They are host-wide, not namespaced: a kind
-# node's kubelet, privileged, writes the host's own. Both tools record them and put them back.
-KUBELET_TUNABLES = {
-    "vm/overcommit_memory": "1",
-    "vm/panic_on_oom": "0",
-    "kernel/panic": "10",
-    "kernel/panic_on_oops": "1",
-    "kernel/keys/root_maxkeys": "1000000",
-    "kernel/keys/root_maxbytes": "25000000",
 }
 # Chains that kube-proxy, the kubelet and the CNI plugins create.
 KUBE_CHAIN = re.compile(r"\b(KUBE-[A-Z0-9-]+|CNI-[A-Za-z0-9-]+)\b")
@@ -64,26 +52,14 @@ def load() -> Record | None:
     except FileNotFoundError:
         return None
     except (ValueError, TypeError) as err:
-        raise ClusterError(f"{RECORD} is not readable ({err}): restore it, or remove it only if nothing of the cluster runs") from None
+        raise ToolError(f"{RECORD} is not readable ({err}): restore it, or remove it only if nothing of the cluster runs") from None
 
 
-def read_sysctls(keys: Iterable[str]) -> dict[str, str]:
-    """The values now, of those keys this kernel has."""
-    return {key: (PROC_SYS / key).read_text().strip() for key in keys if (PROC_SYS / key).exists()}
-
-
-def write_sysctls(values: dict[str, str]) -> list[str]:
-    """Write back the values that changed (an unchanged one is not written, so a read-only
-    /proc/sys fails only where something did change it); what could not be written."""
-    failed = []
-    for key, value in values.items():
-        path = PROC_SYS / key
-        try:
-            if path.read_text().strip() != value:
-                path.write_text(value)
-        except OSError as err:
-            failed.append(f"sysctl {key.replace('/', '.')}={value} ({err.strerror or err})")
-    return failed
+def owns_kubelet_root() -> bool:
+    """Whether the kubelet's root directory is this cluster's (absent before its first `up`):
+    only then is what is mounted under it the cluster's."""
+    record = load()
+    return bool(record and record.made_kubelet_root)
 
 
 def _run(*command: str) -> subprocess.CompletedProcess[str]:
@@ -142,7 +118,7 @@ def begin(own_kubelet: int | None) -> Record:
         return record
     found = foreign(own_kubelet)
     if found:
-        raise ClusterError(
+        raise ToolError(
             "the host has Kubernetes state localcluster did not make, which `down` would destroy: "
             + "; ".join(found)
             + " (stop that cluster, or run on another machine)"

@@ -6,12 +6,8 @@ import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-REPO_ROOT = PACKAGE_DIR.parent
-VERSIONS_FILE = REPO_ROOT / "versions.env"
 GO_SRC = PACKAGE_DIR / "gosrc"
 GO_MOD = GO_SRC / "go.mod"
-DEPLOYMENT_MANIFEST = REPO_ROOT / "manifests" / "base" / "deployment.yaml"
-PRODUCT_IMAGES = REPO_ROOT / "labkit" / "data" / "products"
 
 # Kept across `down`: certificates, configs, logs, containerd's image store.
 STATE_DIR = Path(os.environ.get("LABCLUSTER_STATE_DIR", "/var/lib/labcluster"))

@@ -24,7 +24,8 @@ from localcluster.layout import (
     STATE_DIR,
     write_if_changed,
 )
-from localcluster.ui import ClusterError, warn
+from stackbase import sysctl
+from stackbase.ui import ToolError, warn
 
 # Where network namespaces are named (/var/run is /run on most hosts, not on all).
 NETNS_DIRS = (NETNS_DIR, Path("/var/run/netns"))
@@ -33,7 +34,7 @@ NETNS_DIRS = (NETNS_DIR, Path("/var/run/netns"))
 def _run(*command: str, check: bool = False) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(list(command), capture_output=True, text=True)
     if check and result.returncode != 0:
-        raise ClusterError(f"`{' '.join(command)}` failed: {result.stderr.strip()}")
+        raise ToolError(f"`{' '.join(command)}` failed: {result.stderr.strip()}")
     return result
 
 
@@ -48,19 +49,19 @@ def node_ip() -> str:
         match = re.search(r"\binet (\d+\.\d+\.\d+\.\d+)/", line)
         if match and not line.split()[1].startswith(BRIDGE):
             return match.group(1)
-    raise ClusterError("no non-loopback IPv4 address on this machine: set LABCLUSTER_NODE_IP to one of its addresses")
+    raise ToolError("no non-loopback IPv4 address on this machine: set LABCLUSTER_NODE_IP to one of its addresses")
 
 
 def prepare_host() -> None:
     """Sysctls, shared mount propagation (for Bidirectional CSI mounts), the pods' cgroup
     parent and the CNI config; `host.begin` has recorded what was there before."""
     for key, value in host.SYSCTLS.items():
-        path = host.PROC_SYS / key
+        path = sysctl.PROC_SYS / key
         try:
             path.write_text(value)
         except OSError as error:
             if key == "net/ipv4/ip_forward":
-                raise ClusterError(f"cannot enable {key} ({error}): run as root on a machine with IPv4 forwarding") from None
+                raise ToolError(f"cannot enable {key} ({error}): run as root on a machine with IPv4 forwarding") from None
             warn(f"cannot set {key} ({error}); pod-to-service traffic on the bridge may not work")
     _run("mount", "--make-rshared", "/", check=True)
     host.make_cgroup_parent()

@@ -21,7 +21,7 @@ from localcluster.layout import (
     PKI_DIR,
     write_if_changed,
 )
-from localcluster.ui import ClusterError
+from stackbase.ui import ToolError
 
 DAYS = "3650"
 EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
@@ -70,9 +70,9 @@ def _openssl(*args: str) -> None:
     try:
         result = subprocess.run(["openssl", *args], capture_output=True, text=True)
     except FileNotFoundError:
-        raise ClusterError("`openssl` is missing: apt-get install openssl") from None
+        raise ToolError("`openssl` is missing: apt-get install openssl") from None
     if result.returncode != 0:
-        raise ClusterError(f"openssl {args[0]} failed: {result.stderr.strip()}")
+        raise ToolError(f"openssl {args[0]} failed: {result.stderr.strip()}")
 
 
 def _subject(user: str, group: str | None) -> str:

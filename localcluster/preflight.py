@@ -10,8 +10,8 @@ from pathlib import Path
 
 from localcluster.layout import API_PORT, ETCD_CLIENT_PORT, ETCD_PEER_PORT
 from localcluster.processes import pid_of
-from localcluster.ui import ClusterError, Progress, warn
 from localcluster.versions import Versions
+from stackbase.ui import Progress, ToolError, warn
 
 # What each daemon listens on: (address, port); "" is every address.
 PORTS: dict[str, list[tuple[str, int]]] = {
@@ -40,12 +40,12 @@ PROVIDES = {
 
 def require_root() -> None:
     if os.geteuid() != 0:
-        raise ClusterError("not root: run `sudo python3 -m localcluster ...` (the cluster needs mounts and iptables)")
+        raise ToolError("not root: run `sudo python3 -m localcluster ...` (the cluster needs mounts and iptables)")
 
 
 def require_fuse() -> None:
     if not Path("/dev/fuse").exists():
-        raise ClusterError("/dev/fuse is missing: load the fuse module (modprobe fuse) or run on a host with FUSE")
+        raise ToolError("/dev/fuse is missing: load the fuse module (modprobe fuse) or run on a host with FUSE")
 
 
 def missing_packages(versions: Versions) -> list[str]:
@@ -66,7 +66,7 @@ def install_packages(versions: Versions, progress: Progress) -> None:
     if not missing:
         return
     if shutil.which("apt-get") is None:
-        raise ClusterError(f"packages missing ({', '.join(missing)}) and no apt-get: install them by hand")
+        raise ToolError(f"packages missing ({', '.join(missing)}) and no apt-get: install them by hand")
     progress.note(f"apt-get install {' '.join(missing)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     command = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
@@ -74,7 +74,7 @@ def install_packages(versions: Versions, progress: Progress) -> None:
         subprocess.run(["apt-get", "update"], env=env, capture_output=True)
         result = subprocess.run(command, env=env, capture_output=True, text=True)
         if result.returncode != 0:
-            raise ClusterError(f"apt-get install {' '.join(missing)} failed: {result.stderr.strip()[-300:]}")
+            raise ToolError(f"apt-get install {' '.join(missing)} failed: {result.stderr.strip()[-300:]}")
 
 
 def check_versions(versions: Versions) -> None:
@@ -102,7 +102,7 @@ def check_ports() -> None:
             continue
         for address, port in ports:
             if not port_free(address, port):
-                raise ClusterError(
+                raise ToolError(
                     f"port {port} is busy (needed by {daemon}): stop what listens there "
                     f"(`ss -ltnp 'sport = :{port}'`) or run `python3 -m localcluster down`"
                 )

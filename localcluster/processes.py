@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from localcluster.layout import LOG_DIR, PID_DIR
-from localcluster.ui import ClusterError
+from stackbase.processes import cmdline, exited, signal_and_wait
+from stackbase.ui import ToolError
 
 
 @dataclass(frozen=True)
@@ -26,25 +26,6 @@ class Daemon:
     @property
     def log_file(self) -> Path:
         return LOG_DIR / f"{self.name}.log"
-
-
-def cmdline(pid: int) -> list[str]:
-    """A process's argv from /proc, empty when it is gone (or a zombie)."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
-
-
-def exited(pid: int) -> bool:
-    """Gone, or a zombie (dead, its status not yet collected). Not an empty command line: a
-    process has one while it exits, before it is a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
 def pid_of(name: str) -> int | None:
@@ -89,22 +70,7 @@ def start(daemon: Daemon) -> int:
 
 def ensure_alive(daemon: Daemon) -> None:
     if pid_of(daemon.name) is None:
-        raise ClusterError(f"{daemon.name} exited: read the end of {daemon.log_file} for the cause")
-
-
-def signal_and_wait(pid: int, timeout: float) -> bool:
-    """SIGTERM, then SIGKILL after `timeout`; True once the process is gone."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return True
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if not cmdline(pid) or exited(pid):
-                return True
-            time.sleep(0.1)
-    return False
+        raise ToolError(f"{daemon.name} exited: read the end of {daemon.log_file} for the cause")
 
 
 def stop(name: str, timeout: float = 15.0) -> bool:
@@ -114,15 +80,5 @@ def stop(name: str, timeout: float = 15.0) -> bool:
     if pid is None:
         return False
     if not signal_and_wait(pid, timeout):
-        raise ClusterError(f"{name} (pid {pid}) did not stop after SIGKILL: check `ps -p {pid}`")
+        raise ToolError(f"{name} (pid {pid}) did not stop after SIGKILL: check `ps -p {pid}`")
     return True
-
-
-def processes_matching(needle: str) -> list[int]:
-    """Pids whose command line contains `needle` (used to find containerd shims of ours)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        pid = int(entry.name) if entry.name.isdigit() else 0
-        if pid and pid != os.getpid() and any(needle in part for part in cmdline(pid)):
-            found.append(pid)
-    return found

@@ -14,7 +14,7 @@ from localcluster.layout import (
     RUNC_ROOT,
     write_if_changed,
 )
-from localcluster.ui import ClusterError
+from stackbase.ui import ToolError
 
 CNI_BIN_DIR = "/usr/lib/cni"
 
@@ -71,7 +71,7 @@ def ctr(*args: str, namespace: str = "k8s.io", check: bool = True, timeout: floa
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError:
-        raise ClusterError("`ctr` is missing: apt-get install containerd") from None
+        raise ToolError("`ctr` is missing: apt-get install containerd") from None
     if check and result.returncode != 0:
-        raise ClusterError(f"`{' '.join(command)}` failed: {result.stderr.strip() or result.stdout.strip()}")
+        raise ToolError(f"`{' '.join(command)}` failed: {result.stderr.strip() or result.stdout.strip()}")
     return result.stdout

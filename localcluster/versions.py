@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit import settings
-from localcluster.layout import GO_MOD, VERSIONS_FILE
-from localcluster.ui import ClusterError
+from localcluster.layout import GO_MOD
+from stackbase.ui import ToolError
+from stackbase.versions import Pins, load_pins
 
 
 @dataclass(frozen=True)
@@ -31,38 +31,24 @@ class Versions:
         major, minor = self.kubernetes.removeprefix("v").split(".")[:2]
         return major, minor
 
+    @classmethod
+    def from_pins(cls, pins: Pins) -> Versions:
+        kubernetes = pins.need("KUBERNETES_VERSION")
+        if not re.fullmatch(r"v\d+\.\d+\.\d+", kubernetes):
+            raise ToolError(f"KUBERNETES_VERSION={kubernetes} is not vMAJOR.MINOR.PATCH: fix {pins.path}")
+        return cls(
+            kubernetes=kubernetes,
+            etcd=pins.need("ETCD_VERSION"),
+            containerd=pins.need("CONTAINERD_VERSION"),
+            runc=pins.need("RUNC_VERSION"),
+            cni_plugins=pins.need("CNI_PLUGINS_VERSION"),
+            debian_packages=pins.names("LOCALCLUSTER_DEBIAN_PACKAGES"),
+            pause_image=pins.need("PAUSE_IMAGE"),
+        )
 
-def parse(text: str) -> dict[str, str]:
-    """versions.env's pins, read with the suite's own reader (one grammar for both)."""
-    try:
-        return settings.parse_pins(text)
-    except ValueError as err:
-        raise ClusterError(str(err)) from None
 
-
-def load(path: Path = VERSIONS_FILE) -> Versions:
-    try:
-        values = parse(path.read_text())
-    except FileNotFoundError:
-        raise ClusterError(f"{path} is missing: run from the repository checkout") from None
-
-    def need(key: str) -> str:
-        if not values.get(key):
-            raise ClusterError(f"{path} has no {key}=...: add the pin")
-        return values[key]
-
-    kubernetes = need("KUBERNETES_VERSION")
-    if not re.fullmatch(r"v\d+\.\d+\.\d+", kubernetes):
-        raise ClusterError(f"KUBERNETES_VERSION={kubernetes} is not vMAJOR.MINOR.PATCH: fix {path}")
-    return Versions(
-        kubernetes=kubernetes,
-        etcd=need("ETCD_VERSION"),
-        containerd=need("CONTAINERD_VERSION"),
-        runc=need("RUNC_VERSION"),
-        cni_plugins=need("CNI_PLUGINS_VERSION"),
-        debian_packages=tuple(p for p in need("LOCALCLUSTER_DEBIAN_PACKAGES").split(",") if p),
-        pause_image=need("PAUSE_IMAGE"),
-    )
+def load() -> Versions:
+    return Versions.from_pins(load_pins())
 
 
 def check_go_mod(versions: Versions, go_mod: Path = GO_MOD) -> None:
@@ -77,7 +63,7 @@ def check_go_mod(versions: Versions, go_mod: Path = GO_MOD) -> None:
         if tag != versions.staging:
             problems.append(f"{module} is replaced by {tag}, not {versions.staging}")
     if problems:
-        raise ClusterError(
+        raise ToolError(
             f"{go_mod} does not match versions.env ({'; '.join(problems)}): edit its versions "
             "to the pins and run `go mod tidy` in localcluster/gosrc"
         )

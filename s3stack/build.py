@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labkit import gomod, helm
-from s3stack import packages
 from s3stack.layout import CACHE_DIR, CARGO_TARGET_DIR, GO_SRC, MOUNT_S3_CRATE
-from s3stack.shell import logged
-from s3stack.ui import Progress, StackError, fmt_duration
 from s3stack.versions import Versions
+from stackbase import packages
+from stackbase.shell import logged
+from stackbase.ui import Progress, ToolError, fmt_duration
 
 DRIVER_MODULE = helm.DRIVER_MODULE
 DRIVER_COMMANDS = ("aws-s3-csi-driver", "aws-s3-csi-controller", "aws-s3-csi-mounter")
@@ -69,14 +69,14 @@ def _fresh(stamp: Path, digest: str, outputs: list[Path]) -> bool:
 def go_binary() -> str:
     found = gomod.go_binary()
     if not found:
-        raise StackError("`go` is missing: install the Go toolchain (/usr/local/go)")
+        raise ToolError("`go` is missing: install the Go toolchain (/usr/local/go)")
     return found
 
 
 def cargo_binary() -> str:
     found = shutil.which("cargo") or str(Path.home() / ".cargo" / "bin" / "cargo")
     if not Path(found).is_file():
-        raise StackError("`cargo` is missing: install the Rust toolchain (rustup)")
+        raise ToolError("`cargo` is missing: install the Rust toolchain (rustup)")
     return found
 
 
@@ -84,7 +84,7 @@ def module_dir(module: str, version: str) -> Path:
     try:
         return gomod.module_dir(module, version)
     except gomod.GoError as err:
-        raise StackError(str(err)) from None
+        raise ToolError(str(err)) from None
 
 
 def build_mount_s3(versions: Versions, progress: Progress) -> Path:
@@ -170,7 +170,7 @@ def build_tools(progress: Progress) -> Path:
 
 def build_all(versions: Versions, progress: Progress) -> Artifacts:
     """Build what is missing, one heavy build at a time (2 cores)."""
-    packages.ensure(progress.note)
+    packages.ensure(progress.note, versions.debian_packages)
     mount_s3 = build_mount_s3(versions, progress)
     driver_dir = build_driver(versions, progress)
     versitygw = build_versitygw(versions, progress)
@@ -178,7 +178,7 @@ def build_all(versions: Versions, progress: Progress) -> Artifacts:
     try:
         helm_binary = helm.ensure(progress.note)
     except helm.HelmUnavailable as err:
-        raise StackError(str(err)) from None
+        raise ToolError(str(err)) from None
     return Artifacts(mount_s3, driver_dir, versitygw, tools_dir, helm_binary)
 
 

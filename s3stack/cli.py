@@ -9,23 +9,17 @@ import json
 from collections.abc import Sequence
 
 from labkit import mountpoint
-from localcluster import wrap
-from s3stack import build, images, kube, mounts
+from s3stack import images, kube, mounts
 from s3stack.layout import RUN_SYSTEMD, STATE_DIR, SYSTEMD_DIR_MARK
-from s3stack.ui import Progress, StackError, say, warn
-from s3stack.versions import load as load_versions
+from stackbase import wrap
+from stackbase.ui import Progress, ToolError, say, warn
 
-
-def built_images(progress: Progress) -> list[images.Image]:
-    versions = load_versions()
-    artifacts = build.build_all(versions, progress)
-    names = images.names_from_manifest(images.chart_manifest(artifacts, versions))
-    return images.build_images(names, artifacts, versions, progress)
+TAG = "s3stack"  # its lines say whose they are inside another tool's run
 
 
 def cmd_build(_: argparse.Namespace) -> int:
-    progress = Progress()
-    built_images(progress)
+    progress = Progress(tag=TAG)
+    images.built_images(progress)
     progress.note("build done")
     return 0
 
@@ -43,15 +37,15 @@ def _unprepare_host() -> None:
         try:
             RUN_SYSTEMD.rmdir()
         except OSError as err:
-            warn(f"left {RUN_SYSTEMD} in place: {err}")
+            warn(f"left {RUN_SYSTEMD} in place: {err}", TAG)
         SYSTEMD_DIR_MARK.unlink(missing_ok=True)
 
 
 def cmd_load(_: argparse.Namespace) -> int:
-    progress = Progress()
+    progress = Progress(tag=TAG)
     if not kube.api_reachable():
-        raise StackError("the local cluster is not running: python3 -m localcluster up")
-    built = built_images(progress)
+        raise ToolError("the local cluster is not running: python3 -m localcluster up")
+    built = images.built_images(progress)
     images.import_images(built, progress)
     _prepare_host()
     say("images: " + ", ".join(image.name for image in built))
@@ -76,7 +70,7 @@ def cmd_down(_: argparse.Namespace) -> int:
     if kube.api_reachable():
         leftovers += _driver_left()
     if leftovers:
-        raise StackError("down found: " + "; ".join(leftovers) + " (a run was cut off before its clean-up: see python3 -m s3stack status)")
+        raise ToolError("down found: " + "; ".join(leftovers) + " (a run was cut off before its clean-up: see python3 -m s3stack status)")
     say("s3stack: down, no Mountpoint mount or driver left")
     return 0
 
@@ -91,7 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     def down() -> None:
         cmd_down(args)
 
-    return wrap.around(args.argv, "python3 -m s3stack run -- pytest ...", StackError, up, down, grace=wrap.NESTED_GRACE_SECONDS)
+    return wrap.around(args.argv, "python3 -m s3stack run -- pytest ...", ToolError, up, down, grace=wrap.NESTED_GRACE_SECONDS)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -151,4 +145,4 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return wrap.command_line("s3stack", lambda: int(args.func(args)), (StackError,))
+    return wrap.command_line("s3stack", lambda: int(args.func(args)), (ToolError,))

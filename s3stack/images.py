@@ -10,34 +10,31 @@ suite's in-cluster S3 server uses:
 - the liveness sidecar (``/livenessprobe``);
 - the S3 server, versitygw (``/usr/local/bin/versitygw``, the path upstream's image has).
 
-The archive writer and the import are localcluster's (``localcluster.images``).
+The archive writer is the tools' shared one (``stackbase.oci``); the import goes through the
+local cluster's ``ctr``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from labkit import helm, mountpoint, settings
-from localcluster.images import BUSYBOX, PINNED_LABEL, Layer, docker_archive
-from localcluster.layout import IMAGES_MARK_DIR
-from localcluster.runtime import ctr
-from localcluster.ui import ClusterError
-from s3stack.build import Artifacts
+from localcluster import IMAGES_MARK_DIR, ctr
+from s3stack.build import Artifacts, build_all
 from s3stack.layout import IMAGES_DIR
-from s3stack.ui import Progress, StackError
 from s3stack.versions import Versions
+from s3stack.versions import load as load_versions
+from stackbase.oci import BUSYBOX, PATH_ENV, PINNED_LABEL, BuiltImage, Layer, program_base, single_binary_layer, write_image
+from stackbase.ui import Progress, ToolError
 
 MOUNTPOINT_BIN_DIR = "/mountpoint-s3/bin"
 SERVER_BINARY = "/usr/local/bin/versitygw"
 # The CRT's default credentials chain builds a TLS context (for its STS/IMDS/ECS providers) even
 # when the endpoint is plain HTTP, and fails (CRT error 1173) without a CA bundle in the image.
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-MARK_DIR = IMAGES_MARK_DIR
 
 
 @dataclass(frozen=True)
@@ -46,13 +43,6 @@ class ImageNames:
     registrar: str
     liveness: str
     server: str
-
-
-@dataclass(frozen=True)
-class Image:
-    name: str
-    archive: Path
-    digest: str
 
 
 def chart_manifest(artifacts: Artifacts, versions: Versions) -> str:
@@ -68,7 +58,7 @@ def chart_manifest(artifacts: Artifacts, versions: Versions) -> str:
             timeout=settings.Timeouts().helm,  # the tool's bound (no --timeout-scale there)
         )
     except helm.HelmUnavailable as err:
-        raise StackError(str(err)) from None
+        raise ToolError(str(err)) from None
 
 
 def names_from_manifest(manifest: str) -> ImageNames:
@@ -78,7 +68,7 @@ def names_from_manifest(manifest: str) -> ImageNames:
     def pick(fragment: str) -> str:
         found = sorted(image for image in images if fragment in image)
         if len(found) != 1:
-            raise StackError(f"the rendered chart has {len(found)} images matching {fragment!r} ({sorted(images)}): check the chart")
+            raise ToolError(f"the rendered chart has {len(found)} images matching {fragment!r} ({sorted(images)}): check the chart")
         return found[0]
 
     return ImageNames(
@@ -89,56 +79,32 @@ def names_from_manifest(manifest: str) -> ImageNames:
     )
 
 
-def _base(layer: Layer) -> None:
-    for directory in (
-        "bin",
-        "sbin",
-        "usr",
-        "usr/bin",
-        "usr/sbin",
-        "usr/local",
-        "usr/local/bin",
-        "lib",
-        "lib64",
-        "etc",
-        "var",
-        "run",
-        "proc",
-        "sys",
-        "dev",
-    ):
-        layer.directory(directory)
-    layer.directory("tmp", 0o1777)
-    layer.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
-    layer.file("etc/group", b"root:x:0:\nnogroup:x:65534:\n")
-
-
 def shared_libraries(binary: Path) -> dict[str, Path]:
     """The libraries `binary` loads (ldd), by the path the loader looks them up at."""
     result = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise StackError(f"ldd {binary} failed: {result.stderr.strip()}")
+        raise ToolError(f"ldd {binary} failed: {result.stderr.strip()}")
     libraries: dict[str, Path] = {}
     for line in result.stdout.splitlines():
         match = re.search(r"=>\s*(/\S+)", line) or re.match(r"\s*(/\S+)\s+\(", line)
         if match:
             libraries[match.group(1)] = Path(match.group(1)).resolve()
     if not any("libfuse.so" in path for path in libraries):
-        raise StackError(f"{binary} does not link libfuse: rebuild it (apt-get install libfuse-dev)")
+        raise ToolError(f"{binary} does not link libfuse: rebuild it (apt-get install libfuse-dev)")
     return libraries
 
 
 def driver_layer(artifacts: Artifacts) -> bytes:
     layer = Layer()
-    _base(layer)
+    program_base(layer)
     for parent in ("lib/x86_64-linux-gnu", "mountpoint-s3", "mountpoint-s3/bin", "etc/ssl", "etc/ssl/certs"):
         layer.directory(parent)
     if not CA_BUNDLE.is_file():
-        raise StackError(f"{CA_BUNDLE} is missing: apt-get install ca-certificates")
+        raise ToolError(f"{CA_BUNDLE} is missing: apt-get install ca-certificates")
     layer.file(str(CA_BUNDLE).lstrip("/"), CA_BUNDLE.read_bytes())
     busybox = BUSYBOX.read_bytes() if BUSYBOX.is_file() else None
     if busybox is None:
-        raise StackError(f"{BUSYBOX} is missing: apt-get install busybox-static")
+        raise ToolError(f"{BUSYBOX} is missing: apt-get install busybox-static")
     layer.file("bin/busybox", busybox, 0o755)
     for applet in ("sh", "mount", "umount", "ls", "cat", "mkdir", "rm", "sleep", "grep", "ps"):
         layer.symlink(f"bin/{applet}", "/bin/busybox")
@@ -150,24 +116,9 @@ def driver_layer(artifacts: Artifacts) -> bytes:
     return layer.finish()
 
 
-def single_binary_layer(path: str, binary: Path) -> bytes:
-    layer = Layer()
-    _base(layer)
-    layer.file(path.lstrip("/"), binary.read_bytes(), 0o755)
-    return layer.finish()
-
-
-def _write(name: str, layer: bytes, config: dict[str, object]) -> Image:
-    IMAGES_DIR.mkdir(parents=True, exist_ok=True)
-    data = docker_archive(name, layer, config)
-    archive = IMAGES_DIR / (re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".tar")
-    archive.write_bytes(data)
-    return Image(name, archive, hashlib.sha256(data).hexdigest()[:16])
-
-
-def build_images(names: ImageNames, artifacts: Artifacts, versions: Versions, progress: Progress) -> list[Image]:
+def build_images(names: ImageNames, artifacts: Artifacts, versions: Versions, progress: Progress) -> list[BuiltImage]:
     images = [
-        _write(
+        write_image(
             names.driver,
             driver_layer(artifacts),
             {
@@ -178,38 +129,49 @@ def build_images(names: ImageNames, artifacts: Artifacts, versions: Versions, pr
                     f"MOUNTPOINT_VERSION=fs-{versions.mountpoint_s3_fs}",
                 ],
             },
+            IMAGES_DIR,
         ),
-        _write(
+        write_image(
             names.registrar,
             single_binary_layer("/csi-node-driver-registrar", artifacts.tool("registrar")),
             {"Entrypoint": ["/csi-node-driver-registrar"], "Env": [PATH_ENV]},
+            IMAGES_DIR,
         ),
-        _write(
+        write_image(
             names.liveness,
             single_binary_layer("/livenessprobe", artifacts.tool("livenessprobe")),
             {"Entrypoint": ["/livenessprobe"], "Env": [PATH_ENV]},
+            IMAGES_DIR,
         ),
-        _write(
+        write_image(
             names.server,
             single_binary_layer(SERVER_BINARY, artifacts.versitygw),
             {"Entrypoint": [SERVER_BINARY], "Env": [PATH_ENV], "ExposedPorts": {f"{settings.S3_SERVER_PORT}/tcp": {}}},
+            IMAGES_DIR,
         ),
     ]
     progress.note("wrote images: " + ", ".join(image.name for image in images))
     return images
 
 
-def import_images(images: list[Image], progress: Progress) -> list[str]:
+def built_images(progress: Progress) -> list[BuiltImage]:
+    """Every image, building what is missing (kindstack loads the same ones into kind's nodes)."""
+    versions = load_versions()
+    artifacts = build_all(versions, progress)
+    return build_images(names_from_manifest(chart_manifest(artifacts, versions)), artifacts, versions, progress)
+
+
+def import_images(images: list[BuiltImage], progress: Progress) -> list[str]:
     """Import the archives that containerd lacks or holds in another build, pinned against GC;
     returns the names imported now. containerd stores a short name (``owner/repo:tag``) under
     its normalized form, which `ctr images import` prints; the mark keeps that form."""
-    MARK_DIR.mkdir(parents=True, exist_ok=True)
+    IMAGES_MARK_DIR.mkdir(parents=True, exist_ok=True)
     imported: list[str] = []
     stored: list[str] = []
     try:
         present = set(ctr("images", "ls", "-q").split())
         for image in images:
-            mark = MARK_DIR / ("s3stack-" + image.archive.name + ".digest")
+            mark = IMAGES_MARK_DIR / ("s3stack-" + image.archive.name + ".digest")
             digest, _, name = [*mark.read_text().split(), "", ""][:3] if mark.is_file() else ("", "", "")
             if name in present and digest == image.digest:
                 stored.append(name)
@@ -223,9 +185,9 @@ def import_images(images: list[Image], progress: Progress) -> list[str]:
             stored.append(name)
             progress.note(f"imported {image.name}" + (f" (stored as {name})" if name != image.name else ""))
         present = set(ctr("images", "ls", "-q").split())
-    except ClusterError as err:
-        raise StackError(f"{err}: is the local cluster up? (python3 -m localcluster up)") from None
+    except ToolError as err:
+        raise ToolError(f"{err}: is the local cluster up? (python3 -m localcluster up)") from None
     missing = [name for name in stored if name not in present]
     if missing:
-        raise StackError(f"images not in containerd after import: {', '.join(missing)}")
+        raise ToolError(f"images not in containerd after import: {', '.join(missing)}")
     return imported

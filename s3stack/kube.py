@@ -5,22 +5,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from localcluster.layout import ADMIN_KUBECONFIG
+from localcluster import ADMIN_KUBECONFIG
 from s3stack.layout import KUBECTL_MISSING, find_kubectl
-from s3stack.shell import run
-from s3stack.ui import StackError
+from stackbase.shell import run
+from stackbase.ui import ToolError
 
 
 def _kubectl() -> str:
     found = find_kubectl()
     if found is None:
-        raise StackError(KUBECTL_MISSING)
+        raise ToolError(KUBECTL_MISSING)
     return str(found)
 
 
 def kubectl(*args: str, input_text: str | None = None, check: bool = True, timeout: float = 120) -> str:
     if not ADMIN_KUBECONFIG.is_file():
-        raise StackError(f"{ADMIN_KUBECONFIG} is missing: python3 -m localcluster up")
+        raise ToolError(f"{ADMIN_KUBECONFIG} is missing: python3 -m localcluster up")
     command = [_kubectl(), "--kubeconfig", str(ADMIN_KUBECONFIG), "--request-timeout=30s", *args]
     return run(command, input_text=input_text, check=check, timeout=timeout).stdout
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from localcluster import host
-from localcluster.layout import KUBELET_ROOT
-from s3stack.shell import run
+from localcluster import KUBELET_ROOT, owns_kubelet_root
+from stackbase.shell import run
 
 
 def _unescape(field: str) -> str:
@@ -16,8 +15,7 @@ def _unescape(field: str) -> str:
 def fuse_mounts() -> list[str]:
     """Mount points of the local cluster's Mountpoint file systems (under its kubelet root, when
     localcluster made that root; another cluster's are not ours), deepest first."""
-    record = host.load()
-    if not (record and record.made_kubelet_root):
+    if not owns_kubelet_root():
         return []
     points = []
     for line in Path("/proc/self/mounts").read_text().splitlines():

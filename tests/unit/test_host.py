@@ -12,7 +12,8 @@ import pytest
 
 from localcluster import host, network, versions
 from localcluster.layout import CGROUP_PARENT
-from localcluster.ui import ClusterError
+from stackbase import sysctl
+from stackbase.ui import ToolError
 
 
 @pytest.fixture
@@ -21,11 +22,11 @@ def fake_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(host, "STATE_DIR", tmp_path / "state")
     monkeypatch.setattr(host, "KUBELET_ROOT", tmp_path / "var-lib-kubelet")
     monkeypatch.setattr(host, "NETNS_DIR", tmp_path / "netns")
-    monkeypatch.setattr(host, "PROC_SYS", tmp_path / "sys")
+    monkeypatch.setattr(sysctl, "PROC_SYS", tmp_path / "sys")
     monkeypatch.setattr(host, "kube_chain_lines", list)
     monkeypatch.setattr(host, "other_kubelets", lambda own: [])
     monkeypatch.setattr(host, "root_is_shared", lambda: True)
-    for key in (*host.SYSCTLS, *host.KUBELET_TUNABLES):
+    for key in (*host.SYSCTLS, *sysctl.KUBELET_TUNABLES):
         (tmp_path / "sys" / key).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "sys" / key).write_text("0\n")
     (tmp_path / "netns").mkdir()
@@ -37,7 +38,7 @@ def test_up_refuses_another_kubernetes_in_one_line(fake_host: Path, monkeypatch:
     (fake_host / "var-lib-kubelet").mkdir()
     monkeypatch.setattr(host, "kube_chain_lines", lambda: [":KUBE-SERVICES - [0:0]"])
     monkeypatch.setattr(host, "other_kubelets", lambda own: [4242])
-    with pytest.raises(ClusterError) as refused:
+    with pytest.raises(ToolError) as refused:
         host.begin(None)
     text = str(refused.value)
     assert "\n" not in text
@@ -48,7 +49,7 @@ def test_up_refuses_another_kubernetes_in_one_line(fake_host: Path, monkeypatch:
 
 def test_the_record_is_taken_once_and_restored(fake_host: Path) -> None:
     record = host.begin(None)
-    assert record.sysctls == dict.fromkeys([*host.SYSCTLS, *host.KUBELET_TUNABLES], "0")
+    assert record.sysctls == dict.fromkeys([*host.SYSCTLS, *sysctl.KUBELET_TUNABLES], "0")
     assert record.made_kubelet_root
     assert record.made_chains
     for key in host.SYSCTLS:  # what `up` then sets
@@ -65,12 +66,12 @@ def test_the_kubelets_kernel_tunables_are_recorded_and_put_back(fake_host: Path)
     """The kubelet (protectKernelDefaults: false) sets kernel.panic=10 and more; `down` must
     leave the host with the values it had before `up`."""
     record = host.begin(None)  # `up`'s first step, before the kubelet starts
-    for key, value in host.KUBELET_TUNABLES.items():  # what the kubelet then writes
+    for key, value in sysctl.KUBELET_TUNABLES.items():  # what the kubelet then writes
         (fake_host / "sys" / key).write_text(value)
     assert host.load() == record  # a `down` from another process reads the same record
     assert host.restore(record) == []
-    assert {key: (fake_host / "sys" / key).read_text().strip() for key in host.KUBELET_TUNABLES} == dict.fromkeys(
-        host.KUBELET_TUNABLES, "0"
+    assert {key: (fake_host / "sys" / key).read_text().strip() for key in sysctl.KUBELET_TUNABLES} == dict.fromkeys(
+        sysctl.KUBELET_TUNABLES, "0"
     )
 
 
@@ -102,9 +103,9 @@ def test_the_tunables_are_the_ones_the_pinned_kubelet_sets() -> None:
     kubelet = _go_module_dir(f"k8s.io/kubernetes@{pins.kubernetes}") / "pkg/kubelet/cm/container_manager_linux.go"
     helpers = _go_module_dir(f"k8s.io/component-helpers@{pins.staging}") / "node/util/sysctl/sysctl.go"
     block = re.search(r"desiredState := map\[string\]int\{(.*?)\n\t\}", kubelet.read_text(), re.S)
-    assert block, f"no desiredState map in {kubelet}: read setupKernelTunables and update host.KUBELET_TUNABLES"
+    assert block, f"no desiredState map in {kubelet}: read setupKernelTunables and update stackbase.sysctl.KUBELET_TUNABLES"
     names = dict(re.findall(r'^\s*(\w+)\s*=\s*"([^"]+)"', helpers.read_text(), re.M))
-    assert {names[name] for name in re.findall(r"utilsysctl\.(\w+):", block.group(1))} == set(host.KUBELET_TUNABLES)
+    assert {names[name] for name in re.findall(r"utilsysctl\.(\w+):", block.group(1))} == set(sysctl.KUBELET_TUNABLES)
 
 
 def test_only_the_clusters_own_network_namespaces_are_removed(fake_host: Path, monkeypatch: pytest.MonkeyPatch) -> None:

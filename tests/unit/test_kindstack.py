@@ -26,9 +26,9 @@ from kindstack import cli, engine, images, labnet, nodeimage
 from kindstack import host as kind_host
 from kindstack.layout import GO_SRC
 from kindstack.versions import Versions, load
-from localcluster import host
-from localcluster.build import go_env
-from localcluster.ui import ClusterError, Progress
+from stackbase import sysctl
+from stackbase.gobuild import go_env
+from stackbase.ui import Progress, ToolError
 
 
 @pytest.fixture(scope="module")
@@ -52,18 +52,18 @@ def test_kubeadm_images_are_grouped_by_the_image_built_for_them(versions: Versio
 
 
 def test_a_coredns_pin_kubeadm_does_not_install_names_the_fix(versions: Versions) -> None:
-    with pytest.raises(ClusterError, match=re.escape("set COREDNS_VERSION=v9.9.9 in versions.env")):
+    with pytest.raises(ToolError, match=re.escape("set COREDNS_VERSION=v9.9.9 in versions.env")):
         images.wanted_by_kubeadm(kubeadm_listing(versions, coredns="v9.9.9"), versions)
 
 
 def test_an_image_kindstack_cannot_build_is_refused(versions: Versions) -> None:
-    with pytest.raises(ClusterError, match=re.escape("does not build: registry.k8s.io/kube-foo:v1")):
+    with pytest.raises(ToolError, match=re.escape("does not build: registry.k8s.io/kube-foo:v1")):
         images.wanted_by_kubeadm(kubeadm_listing(versions) + "registry.k8s.io/kube-foo:v1\n", versions)
 
 
 def test_a_listing_without_etcd_is_refused(versions: Versions) -> None:
     listing = "\n".join(line for line in kubeadm_listing(versions).splitlines() if "etcd" not in line)
-    with pytest.raises(ClusterError, match="names no etcd image"):
+    with pytest.raises(ToolError, match="names no etcd image"):
         images.wanted_by_kubeadm(listing, versions)
 
 
@@ -128,7 +128,7 @@ def test_containerd_may_only_restrict_oom_scores() -> None:
     assert "restrict_oom_score_adj = true" in config
     assert "= false" not in config
     assert nodeimage.sandbox_image(config) == "registry.k8s.io/pause:3.10"
-    with pytest.raises(ClusterError, match="no sandbox_image"):
+    with pytest.raises(ToolError, match="no sandbox_image"):
         nodeimage.sandbox_image("version = 2\n")
 
 
@@ -170,12 +170,12 @@ def test_labrunc() -> None:
 @pytest.fixture
 def fake_proc_sys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A stand-in /proc/sys and state directory; every tunable is 0 before `up`."""
-    monkeypatch.setattr(host, "PROC_SYS", tmp_path / "sys")
+    monkeypatch.setattr(sysctl, "PROC_SYS", tmp_path / "sys")
     monkeypatch.setattr(kind_host, "STATE_DIR", tmp_path / "state")
     monkeypatch.setattr(kind_host, "RECORD", tmp_path / "state" / "host.json")
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     monkeypatch.setattr(engine, "stop", lambda progress: [])
-    for key in (*host.KUBELET_TUNABLES, *kind_host.NODE_SYSCTLS):
+    for key in (*sysctl.KUBELET_TUNABLES, *kind_host.NODE_SYSCTLS):
         (tmp_path / "sys" / key).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "sys" / key).write_text("0\n")
     return tmp_path / "sys"
@@ -186,10 +186,10 @@ def _up_until_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def no_engine(mode: str, versions: Versions, progress: Progress) -> engine.Engine:
         assert kind_host.RECORD.is_file(), "the engine starts before the host's values are recorded"
-        raise ClusterError("no engine in a unit test")
+        raise ToolError("no engine in a unit test")
 
     monkeypatch.setattr(cli, "_engine", no_engine)
-    with pytest.raises(ClusterError, match="no engine in a unit test"):
+    with pytest.raises(ToolError, match="no engine in a unit test"):
         cli.up("auto")
 
 
@@ -197,12 +197,12 @@ def test_down_puts_back_the_tunables_kinds_kubelets_and_nodes_set(
     fake_proc_sys: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _up_until_the_engine(monkeypatch)
-    for key, value in host.KUBELET_TUNABLES.items():  # a kind node's kubelet, privileged
+    for key, value in sysctl.KUBELET_TUNABLES.items():  # a kind node's kubelet, privileged
         (fake_proc_sys / key).write_text(value)
     (fake_proc_sys / "kernel/pid_max").write_text("4194304")  # the node's systemd-sysctl
     cli.down()  # as from a later process: everything it needs is in the record file
-    assert {key: (fake_proc_sys / key).read_text().strip() for key in (*host.KUBELET_TUNABLES, *kind_host.NODE_SYSCTLS)} == dict.fromkeys(
-        (*host.KUBELET_TUNABLES, *kind_host.NODE_SYSCTLS), "0"
+    assert {key: (fake_proc_sys / key).read_text().strip() for key in (*sysctl.KUBELET_TUNABLES, *kind_host.NODE_SYSCTLS)} == dict.fromkeys(
+        (*sysctl.KUBELET_TUNABLES, *kind_host.NODE_SYSCTLS), "0"
     )
     assert not kind_host.RECORD.exists()
     assert "kernel tunables as they were" in capsys.readouterr().out
@@ -220,7 +220,7 @@ def test_down_names_in_one_line_what_it_could_not_put_back(fake_proc_sys: Path, 
     _up_until_the_engine(monkeypatch)
     (fake_proc_sys / "kernel/panic").unlink()
     (fake_proc_sys / "kernel/panic").mkdir()  # unwritable
-    with pytest.raises(ClusterError) as left:
+    with pytest.raises(ToolError) as left:
         cli.down()
     assert "\n" not in str(left.value)
     assert "not restored: sysctl kernel.panic=0 (" in str(left.value)
@@ -233,10 +233,10 @@ def test_down_puts_them_back_also_when_the_engine_did_not_stop(fake_proc_sys: Pa
     (fake_proc_sys / "vm/overcommit_memory").write_text("1")
 
     def broken_stop(progress: Progress) -> list[str]:
-        raise ClusterError("`docker rm` failed")
+        raise ToolError("`docker rm` failed")
 
     monkeypatch.setattr(engine, "stop", broken_stop)
-    with pytest.raises(ClusterError, match="docker rm"):
+    with pytest.raises(ToolError, match="docker rm"):
         cli.down()
     assert (fake_proc_sys / "vm/overcommit_memory").read_text() == "0"
     assert kind_host.RECORD.is_file()

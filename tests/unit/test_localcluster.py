@@ -1,29 +1,24 @@
 """The local cluster tool's pure parts: pins, configs that encode this machine's facts,
-image archives, iptables clean-up scope, and the run wrapper's always-down promise."""
+certificates, iptables clean-up scope, and the run wrapper's always-down promise."""
 
 from __future__ import annotations
 
-import hashlib
 import http.server
-import io
-import json
 import os
 import shutil
 import ssl
 import subprocess
-import tarfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from labkit import lab
-from localcluster import cli, components, images, network, pki, runtime, versions
+from localcluster import cli, components, network, pki, runtime, versions
 from localcluster import cluster as lifecycle
 from localcluster.build import Binaries
 from localcluster.layout import ADMIN_KUBECONFIG, GO_MOD, PKI_DIR, write_if_changed
-from localcluster.ui import ClusterError
+from stackbase.ui import ToolError
 
 PINS = versions.load()
 
@@ -35,17 +30,11 @@ def test_pins_come_from_versions_env() -> None:
     assert PINS.staging == "v0." + PINS.kubernetes.removeprefix("v").split(".", 1)[1]
 
 
-@pytest.mark.parametrize("line", ["kubernetes=v1", "KUBERNETES_VERSION", "1X=2"])
-def test_bad_pin_line_is_named(line: str) -> None:
-    with pytest.raises(ClusterError, match="is not KEY=value"):
-        versions.parse(line)
-
-
 def test_go_mod_must_match_the_pins(tmp_path: Path) -> None:
     versions.check_go_mod(PINS)  # the committed wrapper module agrees
     stale = tmp_path / "go.mod"
     stale.write_text(GO_MOD.read_text().replace(f"k8s.io/kubernetes {PINS.kubernetes}", "k8s.io/kubernetes v1.0.0"))
-    with pytest.raises(ClusterError, match=f"k8s.io/kubernetes is not {PINS.kubernetes}"):
+    with pytest.raises(ToolError, match=f"k8s.io/kubernetes is not {PINS.kubernetes}"):
         versions.check_go_mod(PINS, stale)
 
 
@@ -61,25 +50,6 @@ def test_containerd_config_fits_this_machine() -> None:
     assert "restrict_oom_score_adj = true" in text  # no CAP_SYS_RESOURCE
     assert "SystemdCgroup = false" in text
     assert f'sandbox_image = "{PINS.pause_image}"' in text
-
-
-def test_assets_image_is_the_manifests() -> None:
-    assert images.assets_image_name() == lab.ASSETS.image
-
-
-def test_docker_archive_is_loadable_shape() -> None:
-    layer = images.Layer()
-    layer.file("hello.txt", b"hi")
-    blob = layer.finish()
-    archive = images.docker_archive("example.test/x:1", blob, {"Cmd": ["/hello"]})
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
-        (entry,) = manifest
-        assert entry["RepoTags"] == ["example.test/x:1"]
-        config = json.load(tar.extractfile(entry["Config"]))  # type: ignore[arg-type]
-        stored = tar.extractfile(entry["Layers"][0]).read()  # type: ignore[union-attr]
-    assert config["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(stored).hexdigest()]
-    assert config["config"] == {"Cmd": ["/hello"]}
 
 
 def test_iptables_cleanup_touches_only_its_own_chains() -> None:
@@ -137,40 +107,19 @@ def test_run_brings_it_down_when_up_fails(monkeypatch: pytest.MonkeyPatch, tmp_p
     calls: list[str] = []
 
     def broken_up(v: object) -> None:
-        raise ClusterError("etcd exited")
+        raise ToolError("etcd exited")
 
     monkeypatch.setattr(lifecycle, "up", broken_up)
     monkeypatch.setattr(lifecycle, "down", lambda: calls.append("down"))
     monkeypatch.setattr(cli, "LOG_DIR", tmp_path)
-    with pytest.raises(ClusterError, match="etcd exited"):
+    with pytest.raises(ToolError, match="etcd exited"):
         cli.run_command(PINS, ["--", "true"], None, keep=False)
     assert calls == ["down"]
 
 
 def test_run_needs_a_command() -> None:
-    with pytest.raises(ClusterError, match="run needs a command"):
+    with pytest.raises(ToolError, match="run needs a command"):
         cli.run_command(PINS, ["--"], None, keep=False)
-
-
-def test_assets_layer_ships_exactly_the_lab_images() -> None:
-    # Stand-in tools: the layer is pure data, so this needs no Debian package on the host.
-    tools = images.StaticTools(b"busybox", b"bash", ("bin/busybox", "bin/ls", "usr/bin/touch", "linuxrc"))
-    blob = images.assets_layer(b"#!server", tools)
-    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
-        shipped = sorted(Path(n).name for n in tar.getnames() if n.startswith("usr/share/nginx/html/assets/") and n.endswith(".jpg"))
-        health = tar.getmember("usr/share/nginx/html/health.html")
-        links = {m.name: m.linkname for m in tar.getmembers() if m.issym()}
-        bash = tar.extractfile("bin/bash").read()  # type: ignore[union-attr]
-    assert shipped == sorted(lab.PRODUCT_IMAGES)
-    assert health.uid == images.APP_UID
-    assert links == {"bin/ls": "/bin/busybox", "usr/bin/touch": "/bin/busybox"}
-    assert bash == b"bash"
-
-
-def test_missing_static_tools_name_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(images, "BUSYBOX", tmp_path / "busybox")
-    with pytest.raises(ClusterError, match="apt-get install busybox-static"):
-        images.StaticTools.from_host()
 
 
 def test_etcd_admits_only_tls_clients_with_a_certificate_of_its_ca() -> None:

@@ -86,14 +86,15 @@ def ignored_by_git(relative: str, patterns: list[str]) -> bool:
 
 
 def tree_files(root: Path = ROOT) -> list[str]:
-    """Every file of the checkout that git would track (.gitignore applied), relative to `root`."""
+    """Every file of the checkout that git would track (.gitignore applied), relative to `root`.
+    `.git` is git's own: a folder in a clone, a file in a worktree."""
     patterns = [line.strip() for line in (root / ".gitignore").read_text().splitlines() if line.strip() and not line.startswith("#")]
     files: list[str] = []
     for directory, dirs, names in os.walk(root):
         base = Path(directory).relative_to(root).as_posix()
         prefix = "" if base == "." else f"{base}/"
         dirs[:] = sorted(d for d in dirs if d != ".git" and not ignored_by_git(prefix + d, patterns))
-        files += [prefix + name for name in sorted(names) if not ignored_by_git(prefix + name, patterns)]
+        files += [prefix + name for name in sorted(names) if name != ".git" and not ignored_by_git(prefix + name, patterns)]
     return files
 
 
@@ -120,7 +121,8 @@ def test_a_change_to_anything_the_checks_read_runs_the_workflow(workflow: Path) 
 
 def test_the_tree_walk_sees_the_packages_and_not_what_git_ignores() -> None:
     tops = {path.split("/", 1)[0] for path in tree_files()}
-    assert {"labkit", "fixtures", "tests", "localcluster", "s3stack", "kindstack", ".ci", "versions.env", "constraints.txt"} <= tops
+    packages = {"labkit", "fixtures", "tests", "stackbase", "localcluster", "s3stack", "kindstack"}
+    assert {*packages, ".ci", "versions.env", "constraints.txt"} <= tops
     assert not tops & {".git", ".venv", ".tox", "build", "reports"}
 
 
@@ -143,6 +145,7 @@ def test_the_filter_glob_reads_patterns_as_github_does(path: str, patterns: list
 
 def test_a_new_package_fails_the_coverage_until_the_filter_names_it(tmp_path: Path) -> None:
     (tmp_path / ".gitignore").write_text("build/\n")
+    (tmp_path / ".git").write_text("gitdir: /elsewhere\n")  # a worktree's
     for name in ("labkit/helm.py", "newtool/go.mod", "newtool/README.md", "build/x.py", "README.md", "Cargo.lock"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("")

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from localcluster import wrap
-from localcluster.layout import REPO_ROOT
+from labkit.settings import ROOT
+from stackbase import wrap
 
 # A wrapper around a command that cleans up on its first signal; every stage leaves a mark.
 HARNESS = """
 import sys, time
 from pathlib import Path
-from localcluster import wrap
+from stackbase import wrap
 
 marks = Path(sys.argv[1])
 up_seconds, down_seconds, grace = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
@@ -71,7 +71,7 @@ def start(
     (tmp_path / "command.py").write_text(COMMAND)
     if ignore:
         (tmp_path / "ignore-signals").touch()
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     args = [sys.executable, str(tmp_path / "harness.py"), str(tmp_path), str(up), str(down), str(grace)]
     return subprocess.Popen(args, env=env, start_new_session=True, stdout=subprocess.PIPE if piped else None)
 

@@ -1,4 +1,4 @@
-"""Progress lines and the one error type whose message the CLI prints."""
+"""Progress lines and the one error type whose message a tool's command line prints."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 from typing import TextIO
 
 
-class ClusterError(Exception):
+class ToolError(Exception):
     """A failure with a one-line message that names the fix."""
 
 
@@ -18,10 +18,14 @@ def fmt_duration(seconds: float) -> str:
 
 
 class Progress:
-    """Prints ``[step N/M] text (elapsed)`` lines for a multi-step command."""
+    """``[step N/M] text (elapsed)`` lines for a multi-step command, and notes between them.
 
-    def __init__(self, total: int) -> None:
+    A note is indented under the step it belongs to; with a `tag` it reads ``[tag] text
+    (elapsed)`` instead, so a tool whose lines appear inside another's run stays recognisable."""
+
+    def __init__(self, total: int = 0, tag: str = "") -> None:
         self.total = total
+        self.tag = tag
         self.number = 0
         self.started = time.monotonic()
 
@@ -30,18 +34,20 @@ class Progress:
 
     def step(self, text: str) -> None:
         self.number += 1
-        say(f"[step {self.number}/{self.total}] {text} ({self.elapsed()} elapsed)")
+        prefix = f"[{self.tag}] " if self.tag else ""
+        say(f"{prefix}[step {self.number}/{self.total}] {text} ({self.elapsed()} elapsed)")
 
     def note(self, text: str) -> None:
-        say(f"           {text} ({self.elapsed()} elapsed)")
+        prefix = f"[{self.tag}]" if self.tag else "          "
+        say(f"{prefix} {text} ({self.elapsed()} elapsed)")
 
 
 def say(text: str) -> None:
     write(sys.stdout, text + "\n")
 
 
-def warn(text: str) -> None:
-    write(sys.stderr, f"warning: {text}\n")
+def warn(text: str, tag: str = "") -> None:
+    write(sys.stderr, f"{tag + ': ' if tag else ''}warning: {text}\n")
 
 
 def write(stream: TextIO, text: str) -> None:

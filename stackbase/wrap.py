@@ -1,4 +1,4 @@
-"""One command inside a service's whole life: CI's e2e steps (`localcluster run`, `s3stack run`).
+"""One command inside a service's whole life: CI's e2e steps (`localcluster run`, `s3stack run`, `kindstack run`).
 
 Signals are what CI and people send: SIGINT from a terminal (to the foreground process group),
 SIGTERM from a runner (to the process, or to its group). The command runs in a process group
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import IO
 
-from localcluster.ui import say, silence, warn
+from stackbase.ui import say, silence, warn
 
 # How long the command may take to clean up after the first signal before it is killed.
 # An inner wrapper gets less, so its own `down` still fits in the outer one's bound.

@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from s3stack.ui import Progress, StackError, fmt_duration
+from stackbase.ui import Progress, ToolError, fmt_duration
 
 HEARTBEAT_SECONDS = 60
 
@@ -32,12 +32,12 @@ def run(
             timeout=timeout,
         )
     except FileNotFoundError:
-        raise StackError(f"`{command[0]}` is missing: install it") from None
+        raise ToolError(f"`{command[0]}` is missing: install it") from None
     except subprocess.TimeoutExpired:
-        raise StackError(f"`{' '.join(command)}` did not finish in {timeout:.0f}s") from None
+        raise ToolError(f"`{' '.join(command)}` did not finish in {timeout:.0f}s") from None
     if check and result.returncode != 0:
         detail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-5:]
-        raise StackError(f"`{' '.join(command)}` failed (exit {result.returncode}): {' | '.join(detail)}")
+        raise ToolError(f"`{' '.join(command)}` failed (exit {result.returncode}): {' | '.join(detail)}")
     return result
 
 
@@ -65,7 +65,7 @@ def logged(
                 env=None if env is None else {**os.environ, **env},
             )
         except FileNotFoundError:
-            raise StackError(f"`{command[0]}` is missing: install its toolchain") from None
+            raise ToolError(f"`{command[0]}` is missing: install its toolchain") from None
         last = started
         while process.poll() is None:
             time.sleep(2)
@@ -74,5 +74,5 @@ def logged(
                 progress.note(f"still building {label} ({fmt_duration(last - started)}; log {log})")
     if process.returncode != 0:
         tail = log.read_text(errors="replace").splitlines()[-15:]
-        raise StackError(f"building {label} failed (exit {process.returncode}); last lines of {log}:\n" + "\n".join(tail))
+        raise ToolError(f"building {label} failed (exit {process.returncode}); last lines of {log}:\n" + "\n".join(tail))
     return time.monotonic() - started

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labkit import scope
 from labkit.compare import Comparison, Verdict, compare
 from labkit.page import Block, Command, Page
 from labkit.settings import Timeouts
@@ -62,7 +63,12 @@ def _remote(host: str) -> bool:
 
 
 _SEPARATORS = {"|", "||", "&", "&&", ";", ";;", "(", ")", "\n"}
+# Words after which the next word starts a command (`for ...; do aws ...`, `if aws ...`).
+_LEADS = {"if", "then", "else", "elif", "do", "while", "until", "!", "{", "time"}
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_SUBSTITUTION = re.compile(r"\$\(([^()]*)\)")
+# The instance metadata service: link-local, yet the workshop's EC2 host's, never the run's.
+METADATA_HOSTS = ("169.254.169.254", "fd00:ec2::254", "[fd00:ec2::254]")
 
 
 @functools.cache
@@ -83,22 +89,31 @@ def programs(text: str) -> list[str]:
     except ValueError:
         return []
     found, starts = [], True
-    for token in tokens:
-        if token in _SEPARATORS or token.endswith("$"):  # `X=$(` ends in `$` before its `(`
+    for index, token in enumerate(tokens):
+        if token in _SEPARATORS or token.endswith("$") or (starts and token in _LEADS):  # `X=$(` ends in `$` before its `(`
             starts = True
         elif starts and not _ASSIGNMENT.match(token):
             found.append(token)
             starts = False
+            if token in ("bash", "sh") and tokens[index + 1 : index + 2] == ["-c"] and index + 2 < len(tokens):
+                found += programs(tokens[index + 2])  # `bash -c '...'` here runs its string here
+    for match in _SUBSTITUTION.finditer(head):
+        if head[: match.start()].count("'") % 2 == 0:  # `"$(...)"` runs here; `'$(...)'` is text
+            found += [word for word in programs(match.group(1)) if word not in found]
     return found
 
 
 def why_not_run(text: str, path: str) -> str | None:
     """Why the replay leaves a command out, or None to run it."""
+    hosts = _URL.findall(text)
+    metadata = [host for host in hosts if host in METADATA_HOSTS]
+    if metadata:
+        return f"not run: it asks the workshop's EC2 instance metadata service ({metadata[0]})"
     words = programs(text)
     for word in words:
         if word in WORKSHOP_ONLY:
             return f"not run: {WORKSHOP_ONLY[word]} ({word})"
-    remote = [host for host in _URL.findall(text) if _remote(host)]
+    remote = [host for host in hosts if _remote(host)]
     if remote:
         return f"not run: it fetches from the internet ({remote[0]})"
     for place in WORKSHOP_PATHS:
@@ -344,6 +359,8 @@ class Replay:
         elif not finished and not block.expect_error:
             where = f"line {failed.command.line}" if failed else f"the block at line {block.line}"
             outcome.failure = f"the command at {where} exited {process.returncode}{_cause(failed.stderr, failed.stdout) if failed else ''}"
+            if failed and scope.refused(failed.stderr):
+                outcome.failure += " (refused by the cluster: the page's account may change only what the run owns)"
         if finished:
             self.env = exported
         return outcome

@@ -126,6 +126,11 @@ def test_the_replay_runs_each_block_in_one_bash_and_keeps_only_exports(tmp_path:
         ("FOO=1 aws s3 ls $B && echo ok", ["aws", "echo"]),
         ("kubectl exec $P -- bash -c 'ls /x | wc -l'", ["kubectl"]),
         ("cat <<EOF | kubectl apply -f -\nkind: x\nEOF", ["cat", "kubectl"]),
+        ("for f in a b; do aws s3 cp $f s3://x; done", ["for", "aws", "done"]),
+        ("if aws s3 ls; then echo yes; fi", ["aws", "echo", "fi"]),
+        ("bash -c 'aws s3 ls'", ["bash", "aws"]),
+        ('echo "bucket: $(aws s3 ls)"', ["echo", "aws"]),
+        ("echo '$(aws s3 ls) is text'", ["echo"]),
     ],
 )
 def test_the_programs_a_command_starts(command: str, started: list[str]) -> None:
@@ -153,6 +158,15 @@ def test_the_programs_a_command_starts(command: str, started: list[str]) -> None
         ("kubectl exec p -- curl -s http://ui.ui.svc/health http://localhost:8080/ http://10.96.0.1/", None),
         ("kubectl exec p -- curl -s http://8.8.8.8/", "not run: it fetches from the internet (8.8.8.8)"),
         ("cd /tmp && export X=1 && ls", None),
+        ("for f in a b; do aws s3 cp $f s3://x; done", "not run: it acts on the workshop's AWS account (aws)"),
+        (
+            "TOKEN=$(curl -s -X PUT http://169.254.169.254/latest/api/token)",
+            "not run: it asks the workshop's EC2 instance metadata service (169.254.169.254)",
+        ),
+        (
+            "kubectl exec p -- curl -s http://169.254.169.254/latest/meta-data/",
+            "not run: it asks the workshop's EC2 instance metadata service (169.254.169.254)",
+        ),
     ],
 )
 def test_what_the_replay_leaves_to_the_workshops_environment(command: str, reason: str | None) -> None:

@@ -32,7 +32,7 @@ def order(root: Path) -> list[str]:
 
 def test_the_shipped_module_runs_index_first_then_by_weight_not_by_name() -> None:
     folder = module.discover(SHIPPED)
-    assert order(SHIPPED) == ["index.md", "z-one-replica-writes.md", "a-the-other-does-not-see-it.md"]
+    assert order(SHIPPED) == ["index.md", "z-one-replica-writes.md", "a-the-other-does-not-see-it.md", "b-what-the-page-may-not-change.md"]
     assert (folder.title, folder.weight) == ("Ephemeral container storage (the suite's own sample module)", 10)
     assert folder.all_skipped() == [SHIPPED / "drafts"]
     assert folder.suite_hook == SHIPPED / "tests" / "hook-suite.sh"
@@ -248,3 +248,10 @@ def test_a_module_named_by_a_relative_path_finds_its_hooks(tmp_path: Path, monke
     run = module.replay(module.discover(Path("mod")), shell(tmp_path))
     assert run.failures() == []
     assert [h.exit_code for h in run.suite_hooks + run.pages[0].results[0].hooks] == [0, 0, 0, 0]
+
+
+def test_a_write_the_cluster_refuses_says_so(tmp_path: Path) -> None:
+    refusal = 'Error from server (Forbidden): namespaces \\"default\\" is forbidden: User \\"system:serviceaccount:lab-replay-r1:lab-replay\\" cannot delete'
+    p = page.parse(write(tmp_path / "p.md", md("Refused", f'$ echo "{refusal}" >&2; exit 1')))
+    (result,) = shell(tmp_path).run(p)
+    assert str(result.failure).endswith("(refused by the cluster: the page's account may change only what the run owns)")

@@ -56,7 +56,7 @@ NORMALISATIONS: tuple[Normalisation, ...] = (
     Normalisation(
         "timestamps",
         "when something happened",
-        _sub(r"\b\d{4}-\d\d-\d\dT[\d:.]+Z?\b|\b\w{3}, \d\d \w{3} \d{4} [\d:]+ [+-]\d{4}\b", "<time>"),
+        _sub(r"\b\d{4}-\d\d-\d\d[T ]\d\d:\d\d[\d:.]*Z?\b|\b\w{3}, \d\d \w{3} \d{4} [\d:]+ [+-]\d{4}\b", "<time>"),
     ),
     Normalisation("IP addresses", "addresses are assigned per cluster", _sub(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "<ip>")),
     Normalisation("column spacing", "column widths follow the longest value", lambda line: " ".join(line.split())),

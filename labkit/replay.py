@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit import scope
+from labkit import scope, standins
 from labkit.compare import Comparison, Verdict, compare
 from labkit.page import Block, Command, Page
 from labkit.settings import Timeouts
@@ -103,15 +103,23 @@ def programs(text: str) -> list[str]:
     return found
 
 
-def why_not_run(text: str, path: str) -> str | None:
-    """Why the replay leaves a command out, or None to run it."""
+def _stood_in(text: str, program: str, stand_ins: Mapping[str, str]) -> bool:
+    """Whether every use of `program` in the command has a stand-in (`aws s3`, not `aws eks`)."""
+    words = text.split()
+    uses = [words[i + 1] if i + 1 < len(words) else "" for i, word in enumerate(words) if word == program]
+    return bool(uses) and all(f"{program} {sub}" in stand_ins for sub in uses)
+
+
+def why_not_run(text: str, path: str, stand_ins: Mapping[str, str] | None = None) -> str | None:
+    """Why the replay leaves a command out, or None to run it (a workshop-only program runs
+    where the suite stands in for what it does)."""
     hosts = _URL.findall(text)
     metadata = [host for host in hosts if host in METADATA_HOSTS]
     if metadata:
         return f"not run: it asks the workshop's EC2 instance metadata service ({metadata[0]})"
     words = programs(text)
     for word in words:
-        if word in WORKSHOP_ONLY:
+        if word in WORKSHOP_ONLY and not _stood_in(text, word, stand_ins or {}):
             return f"not run: {WORKSHOP_ONLY[word]} ({word})"
     remote = [host for host in hosts if _remote(host)]
     if remote:
@@ -213,9 +221,16 @@ class Replay:
     """One page's shell session: the environment exported so far, carried block to block."""
 
     def __init__(
-        self, env: Mapping[str, str], workdir: Path, renamed: Mapping[str, str] | None = None, timeouts: Timeouts | None = None
+        self,
+        env: Mapping[str, str],
+        workdir: Path,
+        renamed: Mapping[str, str] | None = None,
+        timeouts: Timeouts | None = None,
+        stand_ins: Mapping[str, str] | None = None,
     ) -> None:
         self.env = dict(env)
+        # Workshop-only commands the suite stands in for (labkit.standins), and with what.
+        self.stand_ins = dict(stand_ins or {})
         # A block's `timeout=` is the page's bound; --timeout-scale applies to it as to the suite's.
         self.timeouts = timeouts or Timeouts()
         self.workdir = workdir
@@ -302,7 +317,9 @@ class Replay:
         with tempfile.TemporaryDirectory(dir=self.workdir) as scratch:
             env_file = Path(scratch) / "env"
             script = ["set -e"]
-            left_out = {n: why for n, c in enumerate(block.commands) if (why := why_not_run(c.text, self.env.get("PATH", "")))}
+            left_out = {
+                n: why for n, c in enumerate(block.commands) if (why := why_not_run(c.text, self.env.get("PATH", ""), self.stand_ins))
+            }
             for number, command in enumerate(block.commands):
                 script.append(f"printf '\\n%s%d\\n' '{mark}' {number}; printf '\\n%s%d\\n' '{mark}' {number} >&2")
                 script.append(":" if number in left_out else command.text)
@@ -346,6 +363,8 @@ class Replay:
             for note in (command.harness_drops, command.harness_breaks):
                 if note:
                     result.notes.append(f"the workshop's harness would not run this as written: {note}")
+            if result.ran:
+                result.notes += [f"stood in: {what}" for what in standins.served(command.text, self.stand_ins)]
             results.append(result)
         outcome = BlockResult(block, results, seconds)
         failed = results[reached] if reached >= 0 and not finished else None

@@ -51,6 +51,19 @@ def driver_chart(pin: str | None) -> helm.DriverChart:
     return helm.published_chart(pin) if pin else helm.module_chart()
 
 
+def aws_cli_env(server: s3server.InClusterS3) -> dict[str, str]:
+    """The AWS CLI pointed at the run's S3 server (through the suite's port-forward), with the
+    run's keys: a page's `aws s3 ...` then acts on the run's bucket, and nothing else."""
+    return {
+        "AWS_ENDPOINT_URL_S3": server.local_endpoint,
+        "AWS_ACCESS_KEY_ID": server.keys.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": server.keys.secret_access_key,
+        "AWS_REGION": server.region,
+        "AWS_DEFAULT_REGION": server.region,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
 def since(started: float) -> str:
     return f"{time.monotonic() - started:.1f}s"
 
@@ -89,7 +102,11 @@ class S3(Variant):
 
     def prepare(self, setup: Setup) -> Prepared:
         bucket = setup.cluster.bucket or setup.once("s3-bucket", lambda: self._bucket(setup))
-        return Prepared({"S3_BUCKET": bucket.name, "AWS_REGION": bucket.region, "S3_ENDPOINT": bucket.endpoint}, bucket)
+        values = {"S3_BUCKET": bucket.name, "AWS_REGION": bucket.region, "S3_ENDPOINT": bucket.endpoint}
+        if setup.cluster.bucket is not None or self.server_mode(setup) != IN_CLUSTER:
+            return Prepared(values, bucket)
+        server = setup.once("s3-server", lambda: _start_server(setup))
+        return Prepared(values, bucket, aws_cli_env(server))
 
     def _bucket(self, setup: Setup) -> s3bucket.Bucket:
         """The run's bucket, seeded as the lab's; on the in-cluster server, with the driver."""

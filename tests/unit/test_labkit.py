@@ -79,6 +79,11 @@ def test_a_page_without_front_matter_is_refused_with_the_fix(tmp_path: Path) -> 
             ],
             Verdict.MATCHES,
         ),
+        (  # `aws s3 ls`: a listing's times are the run's
+            ["[...]", "2024-01-01 00:00:00          0 divewatch.jpg", "[...]"],
+            ["2026-12-03 14:13:16       1091 chrono_classic.jpg", "2026-12-03 14:13:19          0 divewatch.jpg", "x"],
+            Verdict.MATCHES,
+        ),
         (["a.jpg", "newproduct_1.jpg"], ["a.jpg"], Verdict.DIFFERS),
         (["b", "a"], ["a", "b"], Verdict.DIFFERS),  # ls orders: another order is a difference
         ([], ["anything"], Verdict.NOT_COMPARED),

@@ -105,6 +105,8 @@ def programs(text: str) -> list[str]:
 
 def _stood_in(text: str, program: str, stand_ins: Mapping[str, str]) -> bool:
     """Whether every use of `program` in the command has a stand-in (`aws s3`, not `aws eks`)."""
+    if program in stand_ins:
+        return True
     words = text.split()
     uses = [words[i + 1] if i + 1 < len(words) else "" for i, word in enumerate(words) if word == program]
     return bool(uses) and all(f"{program} {sub}" in stand_ins for sub in uses)
@@ -128,7 +130,7 @@ def why_not_run(text: str, path: str, stand_ins: Mapping[str, str] | None = None
         if place in text:
             return f"not run: it reads the workshop's environment ({place})"
     for word in words:
-        if "/" not in word and word not in _shell_words() and shutil.which(word, path=path) is None:
+        if "/" not in word and word not in _shell_words() and word not in (stand_ins or {}) and shutil.which(word, path=path) is None:
             return f"not run: it needs `{word}`, which the workshop's environment has and this run's PATH does not"
     return None
 

@@ -5,10 +5,14 @@ server) and named in the report next to the command it served.
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+
+from labkit.page import Page
 
 # Command prefix -> what stands in for it; a page's `aws s3 ...` reaches the run's bucket only.
 AWS_S3 = {
@@ -48,4 +52,78 @@ def served(text: str, stand_ins: Mapping[str, str]) -> list[str]:
 def _uses(text: str, prefix: str) -> bool:
     program, _, sub = prefix.partition(" ")
     words = text.split()
-    return any(word == program and words[i + 1 : i + 2] == [sub] for i, word in enumerate(words))
+    return any(word == program and (not sub or words[i + 1 : i + 2] == [sub]) for i, word in enumerate(words))
+
+
+# `prepare-environment MODULE`: the workshop's function resets the cluster, applies the module's
+# Terraform and exports its `environment_variables` output. The suite has made the module's
+# objects and bucket already; its stand-in exports those variables, derived from the module's
+# own outputs.tf, with the run's values.
+FUNCTION_VARIABLE = "BASH_FUNC_prepare-environment%%"  # how bash passes an exported function
+PREPARE_ENVIRONMENT = {"prepare-environment": "the suite's stand-in: the module's variables from its outputs.tf, with the run's values"}
+TERRAFORM_OUTPUTS = Path(".workshop") / "terraform" / "outputs.tf"
+_OUTPUT = re.compile(r'output\s+"environment_variables"\s*\{.*?value\s*=\s*\{(?P<body>.*?)\n\s*\}', re.S)
+_ENTRY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+?)\s*,?\s*$", re.M)
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the run has where the workshop's Terraform would make something."""
+
+    bucket: str | None
+    region: str | None
+    cluster_name: str
+    cluster_version: str
+
+
+# (expression pattern, what it reads in RunFacts or how it is made) for the outputs modules write.
+_DERIVED: tuple[tuple[re.Pattern[str], Callable[[RunFacts, str], str | None]], ...] = (
+    (re.compile(r"^(resource\.)?aws_s3_bucket\.\w+\.(id|bucket)$"), lambda f, _: f.bucket),
+    (re.compile(r"(^|\.)eks_cluster_id$"), lambda f, _: f.cluster_name),
+    (re.compile(r"(^|\.)eks_cluster_version$"), lambda f, _: f.cluster_version),
+    (re.compile(r"^data\.aws_region\.\w+\.name$"), lambda f, _: f.region),
+    (re.compile(r"(^|\.|_)arn$"), lambda f, key: f"arn:aws:iam::000000000000:role/{key.lower().replace('_', '-')}-stand-in"),
+)
+
+
+def module_variables(text: str) -> dict[str, str]:
+    """KEY -> Terraform expression of an outputs.tf's `environment_variables` map."""
+    found = _OUTPUT.search(text)
+    return {key: value for key, value in _ENTRY.findall(found.group("body"))} if found else {}
+
+
+def derive(variables: Mapping[str, str], facts: RunFacts) -> tuple[dict[str, str], dict[str, str]]:
+    """(exported KEY -> value, left out KEY -> why): a value the run has, an ARN-shaped
+    placeholder where only the cloud has one, nothing where the suite cannot tell."""
+    exported, left = {}, {}
+    for key, expression in variables.items():
+        rule = next((make for pattern, make in _DERIVED if pattern.search(expression)), None)
+        value = rule(facts, key) if rule else None
+        if value is None:
+            left[key] = f"no stand-in for {expression}"
+        else:
+            exported[key] = value
+    return exported, left
+
+
+def prepare_environment(modules: Path | None, facts: RunFacts) -> tuple[str, dict[str, dict[str, str]]]:
+    """The bash function that stands in for `prepare-environment` (for an environment variable
+    `BASH_FUNC_prepare-environment%%`, so blocks and hooks both have it, as `export -f` gives
+    the workshop's), and per module what it leaves out."""
+    cases, left_out = [], {}
+    found = sorted(modules.rglob(str(TERRAFORM_OUTPUTS))) if modules and modules.is_dir() else []
+    for outputs in found:
+        assert modules is not None
+        name = str(outputs.parent.parent.parent.relative_to(modules))
+        exported, left = derive(module_variables(outputs.read_text()), facts)
+        left_out[name] = left
+        exports = " ".join(f"{key}={shlex.quote(value)}" for key, value in exported.items())
+        cases.append(f"    {shlex.quote(name)}) {f'export {exports}' if exports else ':'} ;;")
+    body = "\n".join(['case "${1:-}" in', *cases, "    *) : ;;", "esac"])
+    note = 'echo "prepare-environment ${1:-}: stood in by the suite (the run made the module\'s objects and bucket)" >&2'
+    return f"() {{\n{body}\n{note}\n}}", left_out
+
+
+def prepared_modules(page: Page) -> list[str]:
+    """The modules a page's `prepare-environment MODULE` commands name."""
+    return [m for b in page.blocks for c in b.commands for m in re.findall(r"\bprepare-environment\s+([\w./-]+)", c.text)]

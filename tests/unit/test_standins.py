@@ -43,3 +43,35 @@ def test_the_shim_is_the_aws_cli_for_s3_and_refuses_the_rest(tmp_path: Path) -> 
 def test_a_command_served_by_a_stand_in_names_it() -> None:
     assert standins.served("aws s3 ls $BUCKET_NAME", standins.AWS_S3) == [f"aws s3: {standins.AWS_S3['aws s3']}"]
     assert standins.served("kubectl get pods", standins.AWS_S3) == []
+
+
+MODULES = Path(__file__).resolve().parents[1] / "data" / "workshop" / "ui-layout" / "manifests" / "modules"
+FACTS = standins.RunFacts("run-bucket", "eu-west-1", "storage-lab", "v1.36.3")
+
+
+def test_a_modules_variables_come_from_its_own_outputs() -> None:
+    text = (MODULES / "fundamentals" / "storage" / "s3" / standins.TERRAFORM_OUTPUTS).read_text()
+    variables = standins.module_variables(text)
+    assert list(variables) == ["BUCKET_NAME", "DRIVER_ROLE_ARN", "EKS_CLUSTER_NAME", "LAB_REGION", "QUEUE_URL"]
+    exported, left = standins.derive(variables, FACTS)
+    assert exported == {
+        "BUCKET_NAME": "run-bucket",
+        "DRIVER_ROLE_ARN": "arn:aws:iam::000000000000:role/driver-role-arn-stand-in",
+        "EKS_CLUSTER_NAME": "storage-lab",
+        "LAB_REGION": "eu-west-1",
+    }
+    assert left == {"QUEUE_URL": "no stand-in for aws_sqs_queue.events.url"}
+
+
+def test_prepare_environment_exports_them_in_blocks_and_hooks(tmp_path: Path) -> None:
+    function, left_out = standins.prepare_environment(MODULES, FACTS)
+    assert set(left_out) == {"fundamentals/storage/s3"}
+    env = {"PATH": "/usr/bin:/bin", standins.FUNCTION_VARIABLE: function}
+    script = 'prepare-environment fundamentals/storage/s3 && echo "$BUCKET_NAME $EKS_CLUSTER_NAME" && bash -c "prepare-environment"'
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "run-bucket storage-lab"
+    assert out.stderr.count("stood in by the suite") == 2, "a hook's bash has the function too"
+    assert replay.why_not_run("prepare-environment fundamentals/storage/s3", "/usr/bin:/bin", standins.PREPARE_ENVIRONMENT) is None
+    assert standins.served("prepare-environment x", standins.PREPARE_ENVIRONMENT) == [
+        f"prepare-environment: {standins.PREPARE_ENVIRONMENT['prepare-environment']}"
+    ]

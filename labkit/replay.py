@@ -29,6 +29,7 @@ from labkit.page import Block, Command, Page
 from labkit.settings import Timeouts
 
 HOOKS_DIR = "tests"
+_DOWNLOAD = re.compile(r"^not run: it (downloads|fetches) from the internet")
 # The start of the failure of an expectError block that succeeded (its after hook still runs).
 EXPECTED_ERROR = "expected an error"
 
@@ -233,6 +234,8 @@ class Replay:
         self.env = dict(env)
         # Workshop-only commands the suite stands in for (labkit.standins), and with what.
         self.stand_ins = dict(stand_ins or {})
+        # Downloads left out so far: a later failure may come from what they would have fetched.
+        self.downloads_left_out: list[str] = []
         # A block's `timeout=` is the page's bound; --timeout-scale applies to it as to the suite's.
         self.timeouts = timeouts or Timeouts()
         self.workdir = workdir
@@ -394,7 +397,15 @@ class Replay:
             if any(r.failure for r in results):
                 results.append(self._not_run(block, "not run: an earlier block failed"))
                 continue
-            results.append(self.run_block(block, page.path.parent if hooks else None))
+            result = self.run_block(block, page.path.parent if hooks else None)
+            if result.failure and self.downloads_left_out:
+                result.failure += f" (it may need what an earlier download would have fetched: {'; '.join(self.downloads_left_out)})"
+            self.downloads_left_out += [
+                f"{page.path.name} line {c.command.line}, {c.comparison.detail.removeprefix('not run: ')}"
+                for c in result.commands
+                if not c.ran and _DOWNLOAD.search(c.comparison.detail)
+            ]
+            results.append(result)
         return results
 
 

@@ -255,3 +255,14 @@ def test_a_write_the_cluster_refuses_says_so(tmp_path: Path) -> None:
     p = page.parse(write(tmp_path / "p.md", md("Refused", f'$ echo "{refusal}" >&2; exit 1')))
     (result,) = shell(tmp_path).run(p)
     assert str(result.failure).endswith("(refused by the cluster: the page's account may change only what the run owns)")
+
+
+def test_a_failure_after_a_download_that_was_not_run_points_at_it(tmp_path: Path) -> None:
+    write(tmp_path / "index.md", md("Module", "$ curl -sSLO https://downloads.example.org/images.zip"))
+    write(tmp_path / "next.md", md("Next", "$ test -f images.zip", front="weight: 2\n"))
+    run = module.replay(module.discover(tmp_path), shell(tmp_path))
+    (failure,) = run.failures()
+    assert failure == (
+        "next.md: the command at line 7 exited 1 (it may need what an earlier download would have fetched: "
+        "index.md line 6, it downloads from the internet (curl))"
+    )

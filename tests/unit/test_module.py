@@ -11,7 +11,7 @@ from labkit import module, page
 from labkit.replay import Replay
 from labkit.settings import ROOT
 
-SHIPPED = ROOT / "tests" / "data" / "modules" / "ephemeral-storage"
+SHIPPED = ROOT / "tests" / "data" / "modules" / "storage-sample"
 
 
 def write(path: Path, text: str) -> Path:
@@ -32,8 +32,14 @@ def order(root: Path) -> list[str]:
 
 def test_the_shipped_module_runs_index_first_then_by_weight_not_by_name() -> None:
     folder = module.discover(SHIPPED)
-    assert order(SHIPPED) == ["index.md", "z-one-replica-writes.md", "a-the-other-does-not-see-it.md", "b-what-the-page-may-not-change.md"]
-    assert (folder.title, folder.weight) == ("Ephemeral container storage (the suite's own sample module)", 10)
+    assert order(SHIPPED) == [
+        "index.md",
+        "z-one-replica-writes.md",
+        "a-the-other-does-not-see-it.md",
+        "b-what-the-page-may-not-change.md",
+        "c-the-bucket-is-shared.md",
+    ]
+    assert (folder.title, folder.weight) == ("Container storage, then S3 (the suite's own sample module)", 10)
     assert folder.all_skipped() == [SHIPPED / "drafts"]
     assert folder.suite_hook == SHIPPED / "tests" / "hook-suite.sh"
 

@@ -15,6 +15,8 @@ from labkit.variants import Variant
 # Per-run values as the suite would fill them (a documentation address for the endpoint).
 VALUES = {"S3_BUCKET": "example-bucket", "AWS_REGION": "us-west-2"}
 ENDPOINT = {"S3_ENDPOINT": "http://192.0.2.10:9000"}
+# Another learner's values: every learner-specific field must follow them.
+ANOTHER_LEARNER = {"S3_BUCKET": "another-learners-bucket", "AWS_REGION": "eu-central-1"}
 
 
 @pytest.fixture(params=["aws", "endpoint"])
@@ -86,6 +88,18 @@ def test_run_copy_keeps_the_lab(docs: list[render.Obj], variant: Variant, app: A
     assert not unlabelled, f"objects without the run label: {unlabelled}"
     problems = invariants.shared_store(mine, variant, app) + invariants.deployment(render.one(mine, "Deployment"), app)
     assert not problems, "\n".join(problems)
+
+
+def test_learner_specific_fields_follow_the_learners_values(
+    docs: list[render.Obj], variant: Variant, lab_source: LabSource, lab_timeouts: settings.Timeouts
+) -> None:
+    """A region, bucket or account written as a literal works only for one learner; rendered
+    with a second learner's values, each such field must change."""
+    endpoint = any(o.startswith("endpoint-url") for d in docs for o in (d.get("spec") or {}).get("mountOptions") or [])
+    values = dict(ANOTHER_LEARNER, **ENDPOINT) if endpoint else dict(ANOTHER_LEARNER)
+    another = render.render(variant, values, timeouts=lab_timeouts, source=lab_source)
+    literals = invariants.learner_literals(docs, another)
+    assert not literals, f"{variant.name} works only for one learner:\n" + "\n".join(literals)
 
 
 def test_volume_handles_unique_across_variants(lab_source: LabSource, lab_timeouts: settings.Timeouts) -> None:

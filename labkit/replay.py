@@ -105,12 +105,10 @@ def programs(text: str) -> list[str]:
 
 
 def _stood_in(text: str, program: str, stand_ins: Mapping[str, str]) -> bool:
-    """Whether every use of `program` in the command has a stand-in (`aws s3`, not `aws eks`)."""
-    if program in stand_ins:
-        return True
+    """Whether every use of `program` in the command has a stand-in (`aws s3`, not `aws iam`)."""
     words = text.split()
-    uses = [words[i + 1] if i + 1 < len(words) else "" for i, word in enumerate(words) if word == program]
-    return bool(uses) and all(f"{program} {sub}" in stand_ins for sub in uses)
+    uses = [words[i:] for i, word in enumerate(words) if word == program]
+    return bool(uses) and all(any(standins.starts(use, key) for key in stand_ins) for use in uses)
 
 
 def why_not_run(text: str, path: str, stand_ins: Mapping[str, str] | None = None) -> str | None:

@@ -5,14 +5,19 @@ server) and named in the report next to the command it served.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shlex
+import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit import mountpoint
 from labkit.page import Page
+from labkit.settings import ROOT, Timeouts
 
 # Command prefix -> what stands in for it; a page's `aws s3 ...` reaches the run's bucket only.
 AWS_S3 = {
@@ -27,16 +32,18 @@ def aws_shim(folder: Path) -> Path:
     from the replay's environment, so it reaches the run's S3 server and nothing else."""
     folder.mkdir(parents=True, exist_ok=True)
     allowed = "|".join(sorted(prefix.split(" ", 1)[1] for prefix in AWS_S3))
+    python = shlex.quote(sys.executable)
     script = f"""#!/bin/sh
 # The replay's aws: the AWS CLI, for what the suite stands in for only.
 for arg in "$@"; do
   case "$arg" in
     -*) continue ;;
-    {allowed}) exec {shlex.quote(sys.executable)} -m awscli "$@" ;;
-    *) echo "aws $arg: the suite stands in only for aws {allowed.replace("|", ", aws ")}" >&2; exit 1 ;;
+    {allowed}) exec {python} -m awscli "$@" ;;
+    eks) PYTHONPATH={shlex.quote(str(ROOT))} exec {python} -m labkit.standins "$@" ;;
+    *) echo "aws $arg: the suite stands in only for aws {allowed.replace("|", ", aws ")}, and the Mountpoint add-on's aws eks" >&2; exit 1 ;;
   esac
 done
-exec {shlex.quote(sys.executable)} -m awscli "$@"
+exec {python} -m awscli "$@"
 """
     path = folder / "aws"
     path.write_text(script)
@@ -49,10 +56,15 @@ def served(text: str, stand_ins: Mapping[str, str]) -> list[str]:
     return [f"{prefix}: {what}" for prefix, what in stand_ins.items() if _uses(text, prefix)]
 
 
+def starts(words: Sequence[str], prefix: str) -> bool:
+    """Whether a command's words begin with a stand-in's prefix (`aws eks wait` for `aws eks wait addon-active ...`)."""
+    wanted = prefix.split()
+    return list(words[: len(wanted)]) == wanted
+
+
 def _uses(text: str, prefix: str) -> bool:
-    program, _, sub = prefix.partition(" ")
     words = text.split()
-    return any(word == program and (not sub or words[i + 1 : i + 2] == [sub]) for i, word in enumerate(words))
+    return any(starts(words[i:], prefix) for i in range(len(words)))
 
 
 # `prepare-environment MODULE`: the workshop's function resets the cluster, applies the module's
@@ -127,3 +139,57 @@ def prepare_environment(modules: Path | None, facts: RunFacts) -> tuple[str, dic
 def prepared_modules(page: Page) -> list[str]:
     """The modules a page's `prepare-environment MODULE` commands name."""
     return [m for b in page.blocks for c in b.commands for m in re.findall(r"\bprepare-environment\s+([\w./-]+)", c.text)]
+
+
+# `aws eks create-addon|wait addon-active|describe-addon` for the Mountpoint add-on: the suite
+# installed its driver with Helm for the run; the stand-in reports it and waits for it for real.
+ADDON_WAIT_VARIABLE = "LAB_ADDON_WAIT_SECONDS"  # the run's (scaled) bound, from the replay's environment
+AWS_EKS_ADDON = {
+    f"aws eks {verb}": f"the suite's Helm install of the Mountpoint driver (add-on {mountpoint.ADDON}), {what}"
+    for verb, what in (
+        ("create-addon", "reported as created"),
+        ("wait", "waited for until its node DaemonSet is ready"),
+        ("describe-addon", "reported as active"),
+    )
+}
+
+
+def _option(args: Sequence[str], name: str) -> str | None:
+    for index, arg in enumerate(args):
+        if arg == name and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def aws_eks(args: Sequence[str], kubectl: str = "kubectl") -> int:
+    """The add-on stand-in's command line: `eks create-addon|wait addon-active|describe-addon ...`."""
+    verb = args[1] if len(args) > 1 else ""
+    addon = _option(args, "--addon-name")
+    if addon != mountpoint.ADDON:
+        print(f"aws eks {verb}: the suite stands in only for add-on {mountpoint.ADDON} (not {addon})", file=sys.stderr)
+        return 1
+    cluster = _option(args, "--cluster-name") or ""
+    if verb == "wait":
+        timeout = os.environ.get(ADDON_WAIT_VARIABLE) or f"{Timeouts().driver_ready:g}"
+        rollout = [
+            kubectl,
+            "rollout",
+            "status",
+            f"daemonset/{mountpoint.NODE_DAEMONSET}",
+            "-n",
+            mountpoint.NAMESPACE,
+            f"--timeout={timeout}s",
+        ]
+        return subprocess.run(rollout, check=False).returncode
+    status = {"create-addon": "CREATING", "describe-addon": "ACTIVE"}.get(verb)
+    if status is None:
+        print(f"aws eks {verb}: the suite stands in only for create-addon, wait addon-active and describe-addon", file=sys.stderr)
+        return 1
+    print(json.dumps({"addon": {"addonName": addon, "clusterName": cluster, "status": status}}, indent=4))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(aws_eks(sys.argv[1:]))

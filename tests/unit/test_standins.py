@@ -33,9 +33,9 @@ def test_without_the_stand_in_aws_s3_is_not_run() -> None:
 
 def test_the_shim_is_the_aws_cli_for_s3_and_refuses_the_rest(tmp_path: Path) -> None:
     aws = standins.aws_shim(tmp_path / "bin") / "aws"
-    refused = subprocess.run([str(aws), "eks", "list-clusters"], capture_output=True, text=True, check=False)
+    refused = subprocess.run([str(aws), "iam", "list-roles"], capture_output=True, text=True, check=False)
     assert refused.returncode == 1
-    assert refused.stderr.strip() == "aws eks: the suite stands in only for aws s3, aws s3api"
+    assert refused.stderr.strip() == "aws iam: the suite stands in only for aws s3, aws s3api, and the Mountpoint add-on's aws eks"
     version = subprocess.run([str(aws), "--version"], capture_output=True, text=True, check=False)
     assert (version.stdout + version.stderr).startswith("aws-cli/1."), "the real AWS CLI, from the suite's Python"
 
@@ -75,3 +75,40 @@ def test_prepare_environment_exports_them_in_blocks_and_hooks(tmp_path: Path) ->
     assert standins.served("prepare-environment x", standins.PREPARE_ENVIRONMENT) == [
         f"prepare-environment: {standins.PREPARE_ENVIRONMENT['prepare-environment']}"
     ]
+
+
+ADDON = "--addon-name aws-mountpoint-s3-csi-driver"
+
+
+@pytest.mark.parametrize(
+    ("command", "reason"),
+    [
+        (f"aws eks create-addon --cluster-name $EKS_CLUSTER_NAME {ADDON} --service-account-role-arn $ROLE", None),
+        (f"aws eks wait addon-active --cluster-name $EKS_CLUSTER_NAME {ADDON}", None),
+        (f"aws eks describe-addon --cluster-name $EKS_CLUSTER_NAME {ADDON}", None),
+        (f"aws eks delete-addon --cluster-name $EKS_CLUSTER_NAME {ADDON}", "not run: it acts on the workshop's AWS account (aws)"),
+    ],
+)
+def test_the_mountpoint_add_on_has_a_stand_in(command: str, reason: str | None, tmp_path: Path) -> None:
+    path = f"{standins.aws_shim(tmp_path / 'bin')}:/usr/bin:/bin"
+    assert replay.why_not_run(command, path, standins.AWS_S3 | standins.AWS_EKS_ADDON) == reason
+
+
+def test_the_add_on_stand_in_reports_and_waits_for_the_suites_driver(tmp_path: Path) -> None:
+    aws = standins.aws_shim(tmp_path / "bin") / "aws"
+    calls = tmp_path / "kubectl-calls"
+    (tmp_path / "bin" / "kubectl").write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
+    (tmp_path / "bin" / "kubectl").chmod(0o755)
+    env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "LAB_ADDON_WAIT_SECONDS": "42"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(aws), "eks", *args], capture_output=True, text=True, env=env, check=False)
+
+    created = run("create-addon", "--cluster-name", "lab", *ADDON.split())
+    assert created.returncode == 0, created.stderr
+    assert '"status": "CREATING"' in created.stdout
+    assert run("wait", "addon-active", "--cluster-name", "lab", *ADDON.split()).returncode == 0
+    assert calls.read_text().split() == ["rollout", "status", "daemonset/s3-csi-node", "-n", "kube-system", "--timeout=42s"]
+    other = run("create-addon", "--cluster-name", "lab", "--addon-name", "vpc-cni")
+    assert other.returncode == 1
+    assert "only for add-on aws-mountpoint-s3-csi-driver (not vpc-cni)" in other.stderr

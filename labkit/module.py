@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit.page import DEFAULT_HOOK_TIMEOUT, Page, PageError, parse
-from labkit.replay import HookResult, PageRun, Replay
+from labkit.replay import HOOKS_DIR, HookResult, PageRun, Replay
 
 INDEX_NAMES = ("_index.md", "index.en.md", "index.md")
 NOTEST = ".notest"
-HOOKS_DIR = "tests"
 SUITE_HOOK = "hook-suite.sh"
 INDEX_WEIGHT = 1
 
@@ -49,11 +48,6 @@ class Folder:
 
     def all_skipped(self) -> list[Path]:
         return [*self.skipped, *(path for child in self.children for path in child.all_skipped())]
-
-
-def hook_script(page: Page, name: str) -> Path:
-    """Where the harness looks for a block's `hook=NAME`: beside the page, in tests/."""
-    return page.path.parent / HOOKS_DIR / f"hook-{name}.sh"
 
 
 def discover(root: Path) -> Folder:

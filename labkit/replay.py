@@ -246,28 +246,34 @@ class Replay:
             output = re.sub(rf"(?<![\w.-]){re.escape(unique)}(?![\w.-])", name, output)
         return output
 
-    def hook(self, script: Path, phase: str, timeout: float, output: str | None = None) -> HookResult:
-        """`bash SCRIPT before|after` as the harness runs it: the page's exported environment,
-        and for `after` the block's output as TEST_OUTPUT."""
-        env = dict(self.env) if output is None else {**self.env, "TEST_OUTPUT": output}
-        started = time.monotonic()
+    def _bash(self, argv: list[str], env: Mapping[str, str], timeout: float) -> tuple[int | None, str, str]:
+        """Run bash in a session of its own (a timeout kills all it started): exit code (None
+        when it ran over), stdout, stderr."""
         process = subprocess.Popen(
-            ["bash", str(script.resolve()), phase],  # absolute: it runs in the replay's working directory
+            ["bash", *argv],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
-            env=env,
+            env=dict(env),
             cwd=self.workdir,
             start_new_session=True,
         )
         try:
             stdout, stderr = process.communicate(timeout=timeout)
-            code: int | None = process.returncode
+            return process.returncode, stdout, stderr
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             stdout, stderr = process.communicate()
-            code = None
+            return None, stdout, stderr
+
+    def hook(self, script: Path, phase: str, timeout: float, output: str | None = None) -> HookResult:
+        """`bash SCRIPT before|after` as the harness runs it: the page's exported environment,
+        and for `after` the block's output as TEST_OUTPUT."""
+        env = self.env if output is None else {**self.env, "TEST_OUTPUT": output}
+        started = time.monotonic()
+        # Absolute: it runs in the replay's working directory.
+        code, stdout, stderr = self._bash([str(script.resolve()), phase], env, timeout)
         return HookResult(script, phase, code, stdout, stderr, time.monotonic() - started)
 
     def run_block(self, block: Block, page_dir: Path | None = None) -> BlockResult:
@@ -328,23 +334,8 @@ class Replay:
                 script.append(":" if number in left_out else command.text)
             script.append(f"printf '\\n%sdone\\n' '{mark}'; env -0 > {env_file}")
             started = time.monotonic()
-            process = subprocess.Popen(
-                ["bash", "-c", "\n".join(script)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL,
-                text=True,
-                env=self.env,
-                cwd=self.workdir,
-                start_new_session=True,
-            )
-            timed_out = False
-            try:
-                stdout, stderr = process.communicate(timeout=self.timeouts.of(block.timeout))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                stdout, stderr = process.communicate()
-                timed_out = True
+            code, stdout, stderr = self._bash(["-c", "\n".join(script)], self.env, self.timeouts.of(block.timeout))
+            timed_out = code is None
             seconds = time.monotonic() - started
             exported = _read_env(env_file)
         outs, errs = _split(stdout, mark), _split(stderr, mark)
@@ -358,7 +349,7 @@ class Replay:
                 result.comparison = Comparison(Verdict.NOT_COMPARED, left_out[number])
             elif result.ran:
                 last = number == reached and not finished
-                result.exit_code = (process.returncode if not timed_out else None) if last else 0
+                result.exit_code = code if last else 0
                 live = self.as_the_page_names(result.stdout).split("\n")
                 result.comparison = compare(command.output, live, unordered=bool(UNORDERED.search(command.text)))
             else:
@@ -380,7 +371,7 @@ class Replay:
             )
         elif not finished and not block.expect_error:
             where = f"line {failed.command.line}" if failed else f"the block at line {block.line}"
-            outcome.failure = f"the command at {where} exited {process.returncode}{_cause(failed.stderr, failed.stdout) if failed else ''}"
+            outcome.failure = f"the command at {where} exited {code}{_cause(failed.stderr, failed.stdout) if failed else ''}"
             if failed and scope.refused(failed.stderr):
                 outcome.failure += " (refused by the cluster: the page's account may change only what the run owns)"
         if finished:

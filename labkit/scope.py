@@ -50,11 +50,15 @@ class Grant:
         return {settings.LABEL_MANAGED_BY: settings.PROJECT, settings.LABEL_RUN: self.run_id, settings.LABEL_VARIANT: variant}
 
 
-def cluster_scoped_kinds(kubeconfig: Path, context: str | None) -> list[tuple[str, str]]:
+def cluster_scoped_kinds(kubeconfig: Path, context: str | None, timeout: float) -> list[tuple[str, str]]:
     """(API group, resource) of every cluster-scoped kind the cluster serves that can be read."""
     args = [tools.find("kubectl"), "--kubeconfig", str(kubeconfig), *(["--context", context] if context else [])]
     out = subprocess.run(
-        [*args, "api-resources", "--namespaced=false", "--verbs=get", "-o", "name"], capture_output=True, text=True, timeout=60, check=False
+        [*args, "api-resources", "--namespaced=false", "--verbs=get", "-o", "name"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if out.returncode != 0:
         raise RuntimeError(f"kubectl api-resources failed: {(out.stderr.strip().splitlines() or ['no error text'])[-1]}")
@@ -151,8 +155,9 @@ def kubeconfig(kube: Kube, grant: Grant, path: Path, seconds: int) -> Path:
     return path
 
 
-def wait_effective(path: Path, grant: Grant, timeout: float) -> None:
-    """Until the API server's authorizer has the new bindings (a moment after they are made)."""
+def wait_effective(path: Path, grant: Grant, timeout: float, each: float) -> None:
+    """Until the API server's authorizer has the new bindings (a moment after they are made);
+    `each` bounds one `kubectl auth can-i`."""
     kubectl = tools.find("kubectl")
 
     def probe() -> None:
@@ -160,7 +165,7 @@ def wait_effective(path: Path, grant: Grant, timeout: float) -> None:
             [kubectl, "--kubeconfig", str(path), "auth", "can-i", "create", "pods/exec", "-n", grant.namespaces[0]],
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=each,
             check=False,
         )
         if out.stdout.strip() != "yes":

@@ -30,8 +30,6 @@ from labkit.settings import Timeouts
 
 HOOKS_DIR = "tests"
 _DOWNLOAD = re.compile(r"^not run: it (downloads|fetches) from the internet")
-# The start of the failure of an expectError block that succeeded (its after hook still runs).
-EXPECTED_ERROR = "expected an error"
 
 # Commands whose output has no order of its own: their lines are compared as a set.
 UNORDERED = re.compile(r"\bkubectl\b.*\bget\s+(events|ev)\b|^\s*(env|printenv|find)\b")
@@ -182,6 +180,8 @@ class BlockResult:
     seconds: float = 0.0
     failure: str | None = None  # a command or hook failed (unless expected), or the block timed out
     hooks: list[HookResult] = field(default_factory=list)
+    # Its commands ran to the end, or to an error the block expects: the harness goes on to the after hook.
+    completed: bool = False
 
     @property
     def verdict(self) -> Verdict:
@@ -294,7 +294,7 @@ class Replay:
         outcome = self._run_commands(block)
         if script is not None and block.tested:
             outcome.hooks.append(before)
-            if not outcome.failure or outcome.failure.startswith(EXPECTED_ERROR):
+            if outcome.completed:
                 after = self.hook(script, "after", self.timeouts.of(block.hook_timeout), self._test_output(outcome))
                 outcome.hooks.append(after)
                 outcome.failure = outcome.failure or after.failure
@@ -360,13 +360,13 @@ class Replay:
             if result.ran:
                 result.notes += [f"stood in: {what}" for what in standins.served(command.text, self.stand_ins)]
             results.append(result)
-        outcome = BlockResult(block, results, seconds)
+        outcome = BlockResult(block, results, seconds, completed=not timed_out and (finished or block.expect_error))
         failed = results[reached] if reached >= 0 and not finished else None
         if timed_out:
             outcome.failure = f"block at line {block.line} ran over its timeout of {self.timeouts.of(block.timeout):g}s"
         elif finished and block.expect_error:
             outcome.failure = (
-                f"{EXPECTED_ERROR}: block at line {block.line} says expectError=true and every command succeeded: "
+                f"expected an error: block at line {block.line} says expectError=true and every command succeeded: "
                 "the page documents an error its commands do not produce"
             )
         elif not finished and not block.expect_error:

@@ -73,7 +73,7 @@ def cluster_scoped_kinds(kubeconfig: Path, context: str | None, timeout: float) 
 def objects(grant: Grant, cluster_kinds: Sequence[tuple[str, str]], variant: str) -> list[Obj]:
     """The account, its read roles cluster-wide and its write roles in what the run owns."""
     labels = grant.labels(variant)
-    name = f"{ACCOUNT}-{grant.run_id}"
+    name = grant.home  # the run's cluster-wide role and bindings are named like its home
     subject = [{"kind": "ServiceAccount", "name": ACCOUNT, "namespace": grant.home}]
 
     def meta(object_name: str, namespace: str | None = None) -> Obj:

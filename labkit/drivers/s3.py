@@ -80,6 +80,10 @@ class S3(Variant):
         """'in-cluster' or 'external', decided once per run."""
         return setup.once("s3-server-mode", lambda: resolve_server(setup.option("s3_server"), setup.option("s3_endpoint"), setup.kube))
 
+    def server(self, setup: Setup) -> s3server.InClusterS3:
+        """The run's in-cluster S3 server, started at the first ask."""
+        return setup.once("s3-server", lambda: _start_server(setup))
+
     def unmet(self, setup: Setup) -> list[str]:
         """With the in-cluster server the suite brings the server and (where missing) the driver,
         so only their prerequisites count; otherwise the driver must be there and S3 reachable."""
@@ -105,13 +109,12 @@ class S3(Variant):
         values = {"S3_BUCKET": bucket.name, "AWS_REGION": bucket.region, "S3_ENDPOINT": bucket.endpoint}
         if setup.cluster.bucket is not None or self.server_mode(setup) != IN_CLUSTER:
             return Prepared(values, bucket)
-        server = setup.once("s3-server", lambda: _start_server(setup))
-        return Prepared(values, bucket, aws_cli_env(server))
+        return Prepared(values, bucket, aws_cli_env(self.server(setup)))
 
     def _bucket(self, setup: Setup) -> s3bucket.Bucket:
         """The run's bucket, seeded as the lab's; on the in-cluster server, with the driver."""
         if self.server_mode(setup) == IN_CLUSTER:
-            server = setup.once("s3-server", lambda: _start_server(setup))
+            server = self.server(setup)
             setup.once("s3-csi-driver", lambda: _install_driver(setup, server.keys))
             region, endpoint = server.region, server.endpoint
             client = s3bucket.make_client(region, server.local_endpoint, server.keys)

@@ -45,8 +45,10 @@ WORKSHOP_ONLY = {
     "curl": "it downloads from the internet",
     "wget": "it downloads from the internet",
 }
-# Paths that exist only in the workshop's environment (its checkout of the repository).
-WORKSHOP_PATHS = ("~/environment", "$HOME/environment", "${HOME}/environment")
+# Paths that exist only in the workshop's environment (its checkout of the repository), unless
+# the replay's home has a stand-in for it (labkit.standins.environment).
+ENVIRONMENT = standins.ENVIRONMENT_DIR
+WORKSHOP_PATHS = (f"~/{ENVIRONMENT}", f"$HOME/{ENVIRONMENT}", f"${{HOME}}/{ENVIRONMENT}")
 # An address on the internet, wherever in the command (a pod's curl too): never fetched from here.
 # Cluster-local names (*.svc, *.cluster.local, one-label names), localhost and private
 # addresses are the run's own.
@@ -77,16 +79,21 @@ def _shell_words() -> frozenset[str]:
     return frozenset(listed.split())
 
 
+def _words(text: str) -> list[str]:
+    """A command line's words and operators as bash splits them; [] when it cannot be read."""
+    lexer = shlex.shlex(text.replace("\\\n", " "), posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        return list(lexer)
+    except ValueError:
+        return []
+
+
 def programs(text: str) -> list[str]:
     """The programs a command line starts (first words of its pipelines and lists, `$(...)`
     included, quoted strings not); [] when it cannot be read. A heredoc's body is not read."""
     head = text.split("\n", 1)[0] if "<<" in text else text
-    lexer = shlex.shlex(head.replace("\\\n", " "), posix=True, punctuation_chars=True)
-    lexer.whitespace_split = True
-    try:
-        tokens = list(lexer)
-    except ValueError:
-        return []
+    tokens = _words(head)
     found, starts = [], True
     for index, token in enumerate(tokens):
         if token in _SEPARATORS or token.endswith("$") or (starts and token in _LEADS):  # `X=$(` ends in `$` before its `(`
@@ -109,9 +116,9 @@ def _stood_in(text: str, program: str, stand_ins: Mapping[str, str]) -> bool:
     return bool(uses) and all(any(standins.starts(use, key) for key in stand_ins) for use in uses)
 
 
-def why_not_run(text: str, path: str, stand_ins: Mapping[str, str] | None = None) -> str | None:
+def why_not_run(text: str, path: str, stand_ins: Mapping[str, str] | None = None, home: Path | None = None) -> str | None:
     """Why the replay leaves a command out, or None to run it (a workshop-only program runs
-    where the suite stands in for what it does)."""
+    where the suite stands in for what it does; `~/environment` where `home` has one)."""
     hosts = _URL.findall(text)
     metadata = [host for host in hosts if host in METADATA_HOSTS]
     if metadata:
@@ -124,12 +131,48 @@ def why_not_run(text: str, path: str, stand_ins: Mapping[str, str] | None = None
     if remote:
         return f"not run: it fetches from the internet ({remote[0]})"
     for place in WORKSHOP_PATHS:
-        if place in text:
+        if place in text and not (home is not None and (home / ENVIRONMENT).is_dir()):
             return f"not run: it reads the workshop's environment ({place})"
     for word in words:
         if "/" not in word and word not in _shell_words() and word not in (stand_ins or {}) and shutil.which(word, path=path) is None:
             return f"not run: it needs `{word}`, which the workshop's environment has and this run's PATH does not"
     return None
+
+
+def download_outputs(text: str) -> list[str]:
+    """The files a `wget` or `curl` command would write (`-O FILE`, `-o FILE`, or the URL's
+    name), as the command spells them; [] when it cannot be read."""
+    words = _words(text)
+    found: list[str] = []
+    named: list[str] = []  # the URL's own name, where no output file is given
+    program = None
+    for index, word in enumerate(words):
+        following = words[index + 1] if index + 1 < len(words) else ""
+        if word in _SEPARATORS:
+            program = None
+        elif program is None:
+            program = word if word in ("wget", "curl") else ""
+        elif (program, word) in (("wget", "-O"), ("curl", "-o"), ("curl", "--output")) and following:
+            found.append(following)
+        elif word.startswith(("--output-document=", "--output=")):
+            found.append(word.split("=", 1)[1])
+        elif program == "wget" and word.startswith("-O") and len(word) > 2:
+            found.append(word[2:])
+        elif _URL.match(word) and (program == "wget" or {"-O", "--remote-name", "--remote-name-all"} & set(words)):
+            named += _braces(word.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1])
+    return [name for name in found or named if name not in ("", "-")]
+
+
+def _braces(word: str) -> list[str]:
+    """bash's brace expansion of one `{a,b}` group (`{x.jpg,y.jpg}` is two names)."""
+    match = re.search(r"\{([^{}]*,[^{}]*)\}", word)
+    if not match:
+        return [word]
+    return [name for part in match.group(1).split(",") for name in _braces(word[: match.start()] + part + word[match.end() :])]
+
+
+def _reads(text: str, name: str) -> bool:
+    return re.search(rf"(?<![\w./-]){re.escape(name)}(?![\w.-])", text) is not None
 
 
 @dataclass
@@ -234,6 +277,10 @@ class Replay:
         self.stand_ins = dict(stand_ins or {})
         # Downloads left out so far: a later failure may come from what they would have fetched.
         self.downloads_left_out: list[str] = []
+        # What those downloads would have written -> where the page downloads it: a command
+        # that reads one is not run, for that cause.
+        self.fetched: dict[str, str] = {}
+        self.page_name = ""
         # A block's `timeout=` is the page's bound; --timeout-scale applies to it as to the suite's.
         self.timeouts = timeouts or Timeouts()
         self.workdir = workdir
@@ -316,6 +363,24 @@ class Replay:
     def _not_run(block: Block, why: str) -> BlockResult:
         return BlockResult(block, [CommandResult(c, False, comparison=Comparison(Verdict.NOT_COMPARED, why)) for c in block.commands])
 
+    def _left_out(self, block: Block) -> dict[int, str]:
+        """Why each command the replay leaves out is left out, in order: one that reads what a
+        left-out download would have written is left out for that cause."""
+        home = Path(self.env["HOME"]) if self.env.get("HOME") else None
+        found: dict[int, str] = {}
+        for number, command in enumerate(block.commands):
+            why = why_not_run(command.text, self.env.get("PATH", ""), self.stand_ins, home)
+            if why is None:
+                needed = [name for name in self.fetched if _reads(command.text, name)]
+                if needed:
+                    why = f"not run: it reads {needed[0]}, which {self.fetched[needed[0]]} would have fetched"
+            elif _DOWNLOAD.search(why):
+                where = f"the download at {f'{self.page_name} ' if self.page_name else ''}line {command.line}"
+                self.fetched.update(dict.fromkeys(download_outputs(command.text), where))
+            if why:
+                found[number] = why
+        return found
+
     def _run_commands(self, block: Block) -> BlockResult:
         if not block.tested:
             return BlockResult(
@@ -326,9 +391,7 @@ class Replay:
         with tempfile.TemporaryDirectory(dir=self.workdir) as scratch:
             env_file = Path(scratch) / "env"
             script = ["set -e"]
-            left_out = {
-                n: why for n, c in enumerate(block.commands) if (why := why_not_run(c.text, self.env.get("PATH", ""), self.stand_ins))
-            }
+            left_out = self._left_out(block)
             for number, command in enumerate(block.commands):
                 script.append(f"printf '\\n%s%d\\n' '{mark}' {number}; printf '\\n%s%d\\n' '{mark}' {number} >&2")
                 script.append(":" if number in left_out else command.text)
@@ -382,6 +445,7 @@ class Replay:
         """Every block in order (between its hooks, with `hooks`); after a failure the rest is
         reported as not run, as the harness does."""
         results: list[BlockResult] = []
+        self.page_name = page.path.name
         for block in page.blocks:
             if any(r.failure for r in results):
                 results.append(self._not_run(block, "not run: an earlier block failed"))

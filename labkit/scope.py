@@ -3,8 +3,8 @@ cluster, not by reading the page's commands.
 
 A ServiceAccount of the run (in a namespace of its own) may read the cluster (every namespaced
 kind but Secrets, through the built-in `view` role, and every cluster-scoped kind), and may
-change only what the run owns: its namespaces (the built-in `admin` role in each, and deleting
-them), and its PersistentVolumes. A write anywhere else is refused by the API server, and the
+change only what the run owns: its namespaces (the built-in `admin` role in each, and changing
+or deleting them), and its PersistentVolumes. A write anywhere else is refused by the API server, and the
 replay shows the refusal. The kubeconfig the replay uses holds that account's token only, for
 the run's cluster only.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import shlex
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from labkit import redact, settings, tools
+from labkit import pageapply, redact, settings, tools
 from labkit.kube import Kube
 from labkit.waiting import NotYet, until
 
@@ -86,7 +87,10 @@ def objects(grant: Grant, cluster_kinds: Sequence[tuple[str, str]], variant: str
     for group, resource in cluster_kinds:
         groups.setdefault(group, []).append(resource)
     rules: list[Obj] = [{"apiGroups": [g], "resources": sorted(r), "verbs": READ} for g, r in sorted(groups.items())]
-    rules.append({"apiGroups": [""], "resources": ["namespaces"], "resourceNames": list(grant.namespaces), "verbs": ["delete"]})
+    # A page's own apply of its namespace (with the run's labels) patches it.
+    rules.append(
+        {"apiGroups": [""], "resources": ["namespaces"], "resourceNames": list(grant.namespaces), "verbs": ["update", "patch", "delete"]}
+    )
     rules.append({"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": ["create"]})
     if grant.volumes:
         rules.append(
@@ -201,23 +205,36 @@ TARGET_FLAGS = (
 )
 
 
-def shim(folder: Path, config: Path) -> Path:
+def shim(folder: Path, config: Path, apply_spec: Path | None = None) -> Path:
     """A bin folder whose `kubectl` talks to the run's cluster as the replay's account and
     refuses any flag that would point it elsewhere (up to a `--`, after which the arguments
-    are a pod's command)."""
+    are a pod's command). With `apply_spec`, an apply, create or replace goes through the
+    suite's stand-in (labkit.pageapply), which adds what the run needs to the objects."""
     folder.mkdir(parents=True, exist_ok=True)
     patterns = "|".join(f"{flag}|{flag}=*" if flag.startswith("--") else flag for flag in TARGET_FLAGS)
+    kubectl = f"{shlex.quote(tools.find('kubectl'))} --kubeconfig {shlex.quote(str(config))}"
+    dressed = ""
+    if apply_spec is not None:
+        python = f"env PYTHONPATH={shlex.quote(str(settings.ROOT))} {shlex.quote(sys.executable)}"
+        verbs = "|".join(pageapply.VERBS)
+        dressed = f"""
+    {verbs}) [ -n "$verb" ] || verb=$arg ;;"""
+        tail = f"""[ -z "$verb" ] || exec {python} -m labkit.pageapply {shlex.quote(str(apply_spec))} {kubectl} -- "$@"
+"""
+    else:
+        tail = ""
     script = f"""#!/bin/sh
 # The replay's kubectl: the run's cluster, the replay's own credential, nothing else.
+verb=
 for arg in "$@"; do
   case "$arg" in
     --) break ;;
     {patterns})
       echo "kubectl ${{arg%%=*}}: the replay's kubectl talks only to the run's cluster, as the run's account; drop the flag" >&2
-      exit 1 ;;
+      exit 1 ;;{dressed}
   esac
 done
-exec {shlex.quote(tools.find("kubectl"))} --kubeconfig {shlex.quote(str(config))} "$@"
+{tail}exec {kubectl} "$@"
 """
     path = folder / "kubectl"
     path.write_text(script)

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -56,6 +57,40 @@ def served(text: str, stand_ins: Mapping[str, str]) -> list[str]:
     return [f"{prefix}: {what}" for prefix, what in stand_ins.items() if _uses(text, prefix)]
 
 
+# `~/environment/eks-workshop`: the workshop environment's checkout of its manifests. The
+# replay's home holds a copy of the lab source's, so the page's own `kubectl kustomize
+# ~/environment/eks-workshop/... | envsubst | kubectl apply -f-` runs (a copy: a page may write there).
+ENVIRONMENT_DIR = "environment"
+ENVIRONMENT_MANIFESTS = f"~/{ENVIRONMENT_DIR}/eks-workshop"
+ENVIRONMENT = {ENVIRONMENT_MANIFESTS: "a copy of the lab source's manifests, in the replay's home"}
+_MANIFESTS_PATH = r"(?:~|\$HOME|\$\{HOME\})/" + re.escape(ENVIRONMENT_MANIFESTS.removeprefix("~/"))
+_UNDER_MANIFESTS = re.compile(_MANIFESTS_PATH + r"/([^\s'\"|;&]+)")
+_OWN_APPLY = re.compile(r"\bkubectl\b[^|;&]*\b(apply|create|replace|kustomize)\b[^|;&]*" + _MANIFESTS_PATH)
+
+
+def environment(home: Path, manifests: Path) -> Path:
+    """The replay's `~/environment/eks-workshop`: a copy of `manifests`."""
+    target = home / ENVIRONMENT_MANIFESTS.removeprefix("~/")
+    shutil.copytree(manifests, target, symlinks=True)
+    return target
+
+
+def applies_own(pages: Sequence[Page]) -> bool:
+    """Whether the pages apply the lab's objects themselves, from the workshop's manifests."""
+    return any(_OWN_APPLY.search(c.text) for page in pages for b in page.blocks for c in b.commands)
+
+
+def applied_directories(pages: Sequence[Page], manifests: Path) -> list[Path]:
+    """The kustomization directories under `manifests` the pages' own applies name."""
+    found = []
+    for text in (c.text for page in pages for b in page.blocks for c in b.commands if _OWN_APPLY.search(c.text)):
+        for relative in _UNDER_MANIFESTS.findall(text):
+            directory = (manifests / relative).resolve()
+            if directory.is_relative_to(manifests.resolve()) and (directory / "kustomization.yaml").is_file():
+                found.append(directory)
+    return list(dict.fromkeys(found))
+
+
 def starts(words: Sequence[str], prefix: str) -> bool:
     """Whether a command's words begin with a stand-in's prefix (`aws eks wait` for `aws eks wait addon-active ...`)."""
     wanted = prefix.split()
@@ -63,6 +98,8 @@ def starts(words: Sequence[str], prefix: str) -> bool:
 
 
 def _uses(text: str, prefix: str) -> bool:
+    if prefix.startswith("~/"):  # a path, also spelt with $HOME
+        return any(prefix.replace("~", home, 1) in text for home in ("~", "$HOME", "${HOME}"))
     words = text.split()
     return any(starts(words[i:], prefix) for i in range(len(words)))
 

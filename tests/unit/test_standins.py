@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit import replay, standins
+from labkit import page, replay, standins
 
 
 @pytest.mark.parametrize(
@@ -112,3 +112,59 @@ def test_the_add_on_stand_in_reports_and_waits_for_the_suites_driver(tmp_path: P
     other = run("create-addon", "--cluster-name", "lab", "--addon-name", "vpc-cni")
     assert other.returncode == 1
     assert "only for add-on aws-mountpoint-s3-csi-driver (not vpc-cni)" in other.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "files"),
+    [
+        ("wget https://example.com/a/sample-images.zip \\\n  -O /tmp/sample-images.zip", ["/tmp/sample-images.zip"]),
+        ("wget https://example.com/a/sample-images.zip?x=1", ["sample-images.zip"]),
+        ("wget -O- https://example.com/a.sh | bash", []),
+        ("curl -sSL -o /tmp/x.tgz https://example.com/x.tgz && tar xzf /tmp/x.tgz", ["/tmp/x.tgz"]),
+        ("curl --output=/tmp/y https://example.com/y", ["/tmp/y"]),
+        ("curl -O https://example.com/z.tar.gz", ["z.tar.gz"]),
+        ("curl --remote-name-all https://example.com/a/{x.jpg,y.jpg}", ["x.jpg", "y.jpg"]),
+        ("curl -s https://example.com/", []),
+        ("kubectl get pods", []),
+    ],
+)
+def test_what_a_download_would_have_written(command: str, files: list[str]) -> None:
+    assert replay.download_outputs(command) == files
+
+
+def write_page(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "p.md"
+    path.write_text(f"---\ntitle: t\n---\n\n```bash\n{body}\n```\n")
+    return path
+
+
+def test_what_reads_a_left_out_download_is_not_run_for_that_cause(tmp_path: Path) -> None:
+    body = "$ mkdir -p ~/environment/assets\n$ wget https://example.com/s.zip -O /tmp/s.zip\n$ unzip /tmp/s.zip -d ~/environment/assets\n$ ls /tmp/s.zip.bak || true"
+    shell = replay.Replay({"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, tmp_path)
+    (tmp_path / standins.ENVIRONMENT_DIR).mkdir()
+    (result,) = shell.run(page.parse(write_page(tmp_path, body)))
+    mkdir, wget, unzip, other = result.commands
+    assert mkdir.ran
+    assert (tmp_path / "environment" / "assets").is_dir(), "the replay's environment is written, not left out"
+    assert wget.comparison.detail == "not run: it downloads from the internet (wget)"
+    assert unzip.comparison.detail == "not run: it reads /tmp/s.zip, which the download at p.md line 7 would have fetched"
+    assert other.ran, "another file that only starts with the same name is not the download's"
+    assert result.failure is None
+
+
+def test_without_the_environment_its_commands_are_not_run(tmp_path: Path) -> None:
+    (result,) = replay.Replay({"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, tmp_path).run(
+        page.parse(write_page(tmp_path, "$ mkdir ~/environment/assets"))
+    )
+    assert result.commands[0].comparison.detail == "not run: it reads the workshop's environment (~/environment)"
+
+
+def test_the_environment_is_a_copy_of_the_lab_sources_manifests(tmp_path: Path) -> None:
+    copy = standins.environment(tmp_path, MODULES.parent)
+    assert copy == tmp_path / "environment" / "eks-workshop"
+    assert (copy / "modules" / "fundamentals" / "storage" / "s3" / standins.TERRAFORM_OUTPUTS).is_file()
+    (copy / "written-by-a-page").touch()
+    assert not (MODULES.parent / "written-by-a-page").exists(), "a page writes to its copy, never to the lab source"
+    assert standins.served("kubectl kustomize $HOME/environment/eks-workshop/modules/x", standins.ENVIRONMENT) == [
+        f"~/environment/eks-workshop: {standins.ENVIRONMENT['~/environment/eks-workshop']}"
+    ]

@@ -89,6 +89,12 @@ class LabSource:
             raise SourceError(f"{variant}: {path}/kustomization.yaml is missing in {self.layout.name} ({self.root})")
         return path
 
+    @property
+    def workshop_manifests(self) -> Path | None:
+        """A workshop checkout's `manifests/` (its environment's ~/environment/eks-workshop);
+        None for the suite's own copy."""
+        return self.root / "manifests" if self.layout.envsubst else None
+
     def __str__(self) -> str:
         return f"{self.layout.name} at {self.root}"
 

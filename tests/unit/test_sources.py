@@ -66,6 +66,13 @@ def _ui_s3(tree: Path) -> list[render.Obj]:
     )
 
 
+def test_only_a_workshop_checkout_is_the_replays_environment() -> None:
+    """~/environment/eks-workshop stands for a workshop checkout's manifests/, never the suite's copy."""
+    tree = TREES / "ui-layout"
+    assert sources.detect(tree).workshop_manifests == tree.resolve() / "manifests"
+    assert render.built_in().workshop_manifests is None
+
+
 def test_the_current_layout_is_held_to_the_ui_apps_facts() -> None:
     source = sources.detect(TREES / "ui-layout")
     assert source.layout.app is lab.UI

@@ -199,3 +199,23 @@ def test_no_workflow_spells_a_pin_of_versions_env(workflow: Path) -> None:
     text = workflow.read_text()
     spelled = [f"{key}={value}" for key, value in settings.versions().items() if len(value) >= 5 and value in text]
     assert not spelled, f"{workflow.name} spells {', '.join(spelled)}: read it from versions.env (as the kind job's pins step does)"
+
+
+def test_the_nightly_sweep_outlives_a_cancelled_lab_and_deletes() -> None:
+    """A cancelled or timed-out lab job is stopped within minutes; deleting a cluster takes far
+    longer, so the sweep is a job of its own that runs after the lab whatever happened to it."""
+    jobs = load(ROOT / ".github" / "workflows" / "nightly.yml")["jobs"]
+    lab = [job for job in jobs.values() if any("--eks-create" in step.get("run", "") for step in job["steps"])]
+    assert len(lab) == 1
+    assert not any("sweeper" in step.get("run", "") for step in lab[0]["steps"]), "the sweep is not a step the lab's cancellation stops"
+    (lab_name,) = [name for name, job in jobs.items() if job is lab[0]]
+    sweeps = [job for job in jobs.values() if any("labkit.eks.sweeper" in step.get("run", "") for step in job["steps"])]
+    assert len(sweeps) == 1
+    sweep = sweeps[0]
+    assert lab_name in sweep["needs"]
+    assert "always()" in sweep["if"], "it runs after a failed, cancelled or timed-out lab"
+    assert sweep["timeout-minutes"] >= 60, "long enough for a cluster that is still being created, then its deletes"
+    runs = [step["run"] for step in sweep["steps"] if "labkit.eks.sweeper" in step.get("run", "")]
+    assert len(runs) == 2
+    assert all("--delete" in run for run in runs), "this run's leftovers and older ones are deleted, not only listed"
+    assert any("--ttl 6h" in run for run in runs)

@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
 from labkit import s3bucket as s3
@@ -179,3 +180,40 @@ def test_cli_refuses_a_region_that_is_not_one(capsys: pytest.CaptureFixture[str]
         sweeper.main(["--region", "not a region"])
     assert stopped.value.code == 2
     assert "--region 'not a region' is not an AWS region name: use one like eu-west-1" in capsys.readouterr().err
+
+
+def deny(client: Any, operation: str, naming: str = "") -> None:
+    """The service answers `operation` (where its request names `naming`) with AccessDenied,
+    as a role scoped to the suite's resources gets for everyone else's."""
+
+    def refuse(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if naming not in str(params):  # the serialised request: its path, query and body
+            return None
+        error = {"Code": "AccessDeniedException", "Message": f"User: nightly is not authorized to perform: x:{operation}"}
+        return AWSResponse("https://aws.invalid", 403, {}, None), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 403}}
+
+    client.meta.events.register(f"before-call.{client.meta.service_model.service_name}.{operation}", refuse)
+
+
+def test_what_it_may_not_read_is_skipped_with_one_line_and_the_rest_is_swept(world: sweeper.Sweeper, clients: Clients) -> None:
+    lines, world.log = logs()
+    deny(clients.eks, "DescribeCluster", "users-cluster")
+    deny(clients.iam, "ListRoleTags", "foreign-role")
+    found, failures = world.sweep(timedelta(hours=6), delete=True, now=NOW)
+    assert failures == []
+    assert len(found) == 5, "every old resource of the suite's is still found"
+    assert world.skipped == ["cluster users-cluster", "the tags of role foreign-role"]
+    skipped = [line for line in lines if line.startswith("skipped ")]
+    assert len(skipped) == 2
+    assert skipped[0].startswith("skipped cluster users-cluster: these credentials may not read it (")
+    assert clients.eks.list_clusters()["clusters"] == ["users-cluster"]
+
+
+def test_a_kind_it_may_not_list_fails_the_sweep_and_the_others_go_on(world: sweeper.Sweeper, clients: Clients) -> None:
+    lines, world.log = logs()
+    deny(clients.eks, "ListClusters")
+    found, failures = world.sweep(timedelta(hours=6), delete=True, now=NOW)
+    assert [f.kind for f in found] == ["iam-role", "s3-bucket", "vpc"]
+    assert len(failures) == 1
+    assert failures[0].startswith("cannot list EKS clusters: ")
+    assert any(line.startswith("FAILED to list EKS clusters (the rest goes on): ") for line in lines)

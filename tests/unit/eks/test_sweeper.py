@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.stub import Stubber
 
 from labkit import s3bucket as s3
@@ -190,7 +190,7 @@ def deny(client: Any, operation: str, naming: str = "") -> None:
         if naming not in str(params):  # the serialised request: its path, query and body
             return None
         error = {"Code": "AccessDeniedException", "Message": f"User: nightly is not authorized to perform: x:{operation}"}
-        return AWSResponse("https://aws.invalid", 403, {}, None), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 403}}
+        return AWSResponse("https://aws.invalid", 403, HTTPHeaders(), None), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 403}}
 
     client.meta.events.register(f"before-call.{client.meta.service_model.service_name}.{operation}", refuse)
 

@@ -117,3 +117,16 @@ def test_a_403_from_a_user_names_that_user_and_other_errors_stay_as_they_are(cli
         access.check_api(Refusing(403), fake(), clients)  # type: ignore[arg-type]
     with pytest.raises(ApiException):
         access.check_api(Refusing(500), fake(), clients)  # type: ignore[arg-type]
+
+
+def test_the_access_entry_hint_keeps_the_roles_iam_path(clients: Clients, sts_stub: Stubber) -> None:
+    """The session's ARN drops the role's path; an access entry takes the role's ARN with it."""
+    clients.iam.create_role(RoleName="ci", Path="/teams/lab/", AssumeRolePolicyDocument="{}")
+    sts_stub.add_response(
+        "get_caller_identity",
+        {"UserId": "AROAEXAMPLE:nightly", "Account": "123456789012", "Arn": "arn:aws:sts::123456789012:assumed-role/ci/nightly"},
+    )
+    assert access.principal(clients) == (
+        "arn:aws:sts::123456789012:assumed-role/ci/nightly",
+        "arn:aws:iam::123456789012:role/teams/lab/ci",
+    )

@@ -456,3 +456,62 @@ def test_a_dependency_violation_without_listed_users_keeps_ec2s_words(clients: C
         provisioner(clients, Ledger(), timeouts=replace(FAST, dependency_wait=0)).deleters()["route-table"](
             Entry("route-table", "r", "rtb-1", "vpc-1")
         )
+
+
+def nodegroup_zone_refused(stub: Stubber, offered: str) -> None:
+    """CreateNodegroup's UnsupportedAvailabilityZoneException: the node type is not offered in a zone."""
+    stub.add_client_error(
+        "create_nodegroup",
+        service_error_code="UnsupportedAvailabilityZoneException",
+        service_message=f"Your requested instance type is not supported in your requested availability zone. Try {offered}",
+        http_status_code=400,
+    )
+
+
+def test_a_node_group_refused_a_zone_goes_on_the_subnets_of_the_zones_offered(clients: Clients, eks_stub: Stubber) -> None:
+    p = provisioner(clients, Ledger())
+    subnets = p._vpc()
+    zone_of = {s["SubnetId"]: s["AvailabilityZone"] for s in clients.ec2.describe_subnets(SubnetIds=subnets)["Subnets"]}
+    kept = next(s for s, z in zone_of.items() if z == "eu-west-1a")
+    nodegroup_zone_refused(eks_stub, "availability zones: eu-west-1a, eu-west-1c")
+    eks_stub.add_response(
+        "create_nodegroup",
+        {"nodegroup": {"nodegroupName": "n"}},
+        {
+            "clusterName": CLUSTER,
+            "subnets": [kept],
+            "nodegroupName": ANY,
+            "nodeRole": ANY,
+            "scalingConfig": ANY,
+            "instanceTypes": ANY,
+            "tags": ANY,
+        },
+    )
+    eks_stub.add_response("describe_nodegroup", {"nodegroup": {"status": "ACTIVE"}})
+    p._nodegroup(NODE_ROLE, subnets)
+    eks_stub.assert_no_pending_responses()
+
+
+def test_a_node_group_with_no_subnet_in_an_offered_zone_names_the_zones(clients: Clients, eks_stub: Stubber) -> None:
+    p = provisioner(clients, Ledger())
+    subnets = p._vpc()
+    nodegroup_zone_refused(eks_stub, "availability zones: eu-west-1c")
+    with pytest.raises(errors.EksError) as caught:
+        p._nodegroup(NODE_ROLE, subnets)
+    assert str(caught.value).endswith("; no subnet of the run is in eu-west-1c: pass --eks-subnets there")
+
+
+@pytest.mark.parametrize(
+    ("message", "propagating"),
+    [
+        (NOT_ASSUMABLE, True),
+        ("The provided role doesn't have the Amazon EKS Managed Policies associated with it", True),
+        ("The subnet ID 'subnet-0bad' does not exist", False),
+        ("Subnets specified must be in at least two different AZs", False),
+        ("The security group 'sg-0123abcd' does not exist", False),
+    ],
+)
+def test_only_a_role_not_seen_yet_is_waited_for_as_iam_propagation(message: str, propagating: bool) -> None:
+    """A wrong --eks-subnets id fails now, with EKS's words, instead of waiting out the IAM bound."""
+    err = ClientError({"Error": {"Code": "InvalidParameterException", "Message": message}}, "CreateCluster")
+    assert errors.is_iam_not_yet(err) is propagating

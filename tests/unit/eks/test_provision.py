@@ -515,3 +515,21 @@ def test_only_a_role_not_seen_yet_is_waited_for_as_iam_propagation(message: str,
     """A wrong --eks-subnets id fails now, with EKS's words, instead of waiting out the IAM bound."""
     err = ClientError({"Error": {"Code": "InvalidParameterException", "Message": message}}, "CreateCluster")
     assert errors.is_iam_not_yet(err) is propagating
+
+
+def test_teardown_deletes_the_interfaces_and_security_groups_eks_leaves_in_the_vpc(clients: Clients) -> None:
+    """Detached VPC CNI interfaces and the cluster security group EKS made keep the VPC (one of
+    five per region) from going; teardown deletes them first, and nothing attached or default."""
+    ledger = Ledger()
+    p = provisioner(clients, ledger)
+    subnets = p._vpc()
+    ec2 = clients.ec2
+    left = ec2.create_network_interface(SubnetId=subnets[0], Description="aws-K8S-i-0abc")["NetworkInterface"]["NetworkInterfaceId"]
+    group = ec2.create_security_group(GroupName=f"eks-cluster-sg-{CLUSTER}-1", Description="EKS created", VpcId=p._vpc_id)["GroupId"]
+    lines, p.log = logs()
+    assert ledger.undo(p.deleters(), logs()[1]) == []
+    assert ec2.describe_network_interfaces(Filters=[{"Name": "network-interface-id", "Values": [left]}])["NetworkInterfaces"] == []
+    assert ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroups"] == []
+    assert ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [p._vpc_id]}])["Vpcs"] == []
+    assert any(line.startswith(f"eks: deleting network interface {left} (aws-K8S-i-0abc)") for line in lines)
+    assert any(line.startswith(f"eks: deleting security group {group}") for line in lines)

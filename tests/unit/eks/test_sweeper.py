@@ -217,3 +217,17 @@ def test_a_kind_it_may_not_list_fails_the_sweep_and_the_others_go_on(world: swee
     assert len(failures) == 1
     assert failures[0].startswith("cannot list EKS clusters: ")
     assert any(line.startswith("FAILED to list EKS clusters (the rest goes on): ") for line in lines)
+
+
+def test_the_sweeper_deletes_what_eks_left_in_a_vpc_before_the_vpc(clients: Clients) -> None:
+    ec2 = clients.ec2
+    vpc = make_vpc(ec2, "oldrun", OLD)
+    subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"][0]["SubnetId"]
+    left = ec2.create_network_interface(SubnetId=subnet, Description="aws-K8S-i-0abc")["NetworkInterface"]["NetworkInterfaceId"]
+    group = ec2.create_security_group(GroupName="eks-cluster-sg-storage-lab-oldrun-1", Description="EKS created", VpcId=vpc)["GroupId"]
+    found, failures = sweeper.Sweeper(clients, s3.make_client(REGION, None), logs()[1], FAST).sweep(timedelta(0), "oldrun", delete=True)
+    assert [f.kind for f in found] == ["vpc"]
+    assert failures == []
+    assert ec2.describe_network_interfaces(Filters=[{"Name": "network-interface-id", "Values": [left]}])["NetworkInterfaces"] == []
+    assert ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroups"] == []
+    assert ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"] == []

@@ -405,9 +405,23 @@ def test_a_cluster_creating_past_its_bound_is_reported_in_one_line(clients: Clie
 def test_deleting_what_is_already_gone_is_success(
     clients: Clients, ec2_stub: Stubber, entry: Entry, answers: list[tuple[str, str]]
 ) -> None:
+    if entry.kind in ("subnet", "vpc"):
+        nothing_left_in(ec2_stub, f"{entry.kind}-id", entry.id, groups=entry.kind == "vpc")
     for operation, code in answers:
         ec2_stub.add_client_error(operation, service_error_code=code, http_status_code=400)
     provisioner(clients, Ledger()).deleters()[entry.kind](entry)
+
+
+def nothing_left_in(stub: Stubber, key: str, value: str, groups: bool = False) -> None:
+    """What teardown reads before a subnet or VPC: no detached interface (and no security group) left there."""
+    stub.add_response(
+        "describe_network_interfaces", {"NetworkInterfaces": []}, {"Filters": [{"Name": key, "Values": [value]}, STATUS_AVAILABLE]}
+    )
+    if groups:
+        stub.add_response("describe_security_groups", {"SecurityGroups": []}, {"Filters": [{"Name": key, "Values": [value]}]})
+
+
+STATUS_AVAILABLE = {"Name": "status", "Values": ["available"]}
 
 
 def dependency_violation(stub: Stubber) -> None:
@@ -420,6 +434,7 @@ def dependency_violation(stub: Stubber) -> None:
 
 
 def test_a_dependency_violation_is_retried_until_the_delete_goes(clients: Clients, ec2_stub: Stubber) -> None:
+    nothing_left_in(ec2_stub, "subnet-id", "subnet-1")
     dependency_violation(ec2_stub)
     dependency_violation(ec2_stub)
     ec2_stub.add_response("delete_subnet", {}, {"SubnetId": "subnet-1"})
@@ -428,6 +443,7 @@ def test_a_dependency_violation_is_retried_until_the_delete_goes(clients: Client
 
 
 def test_a_dependency_violation_past_its_bound_names_what_still_uses_it(clients: Clients, ec2_stub: Stubber) -> None:
+    nothing_left_in(ec2_stub, "subnet-id", "subnet-1")  # the node's interface is attached: not for teardown to delete
     dependency_violation(ec2_stub)  # one answer: the 0 s bound allows no second call
     ec2_stub.add_response(
         "describe_network_interfaces",

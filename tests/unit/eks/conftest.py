@@ -6,14 +6,20 @@ botocore Stubber where moto has no implementation (EKS add-ons, Pod Identity).
 
 from __future__ import annotations
 
+import fnmatch
+import json
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from botocore.client import BaseClient
 from botocore.stub import Stubber
 from moto import mock_aws
 
+import labkit
 from labkit.eks.aws import Clients
 from labkit.eks.provision import EksTimeouts
 
@@ -85,3 +91,59 @@ def sts_stub(clients: Clients) -> Iterator[Stubber]:
 def logs() -> tuple[list[str], Any]:
     lines: list[str] = []
     return lines, lines.append
+
+
+# --- every AWS operation the suite's own code makes must be in the nightly's policy -------------
+
+POLICY = Path(labkit.__file__).parent / "eks" / "nightly-policy.json"
+LABKIT = str(Path(labkit.__file__).parent)
+# S3 operations whose IAM action has another name; every other service's action is its operation's.
+S3_ACTIONS = {
+    "ListBuckets": "ListAllMyBuckets",
+    "ListObjectsV2": "ListBucket",
+    "ListObjects": "ListBucket",
+    "HeadBucket": "ListBucket",
+    "ListObjectVersions": "ListBucketVersions",
+    "DeleteObjects": "DeleteObject",
+    "HeadObject": "GetObject",
+    "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
+}
+
+
+def action(service: str, operation: str) -> str:
+    return f"s3:{S3_ACTIONS.get(operation, operation)}" if service == "s3" else f"{service}:{operation}"
+
+
+def allowed_actions() -> list[str]:
+    statements = json.loads(POLICY.read_text())["Statement"]
+    return [a for s in statements if s["Effect"] == "Allow" for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+
+
+def _from_labkit() -> bool:
+    """Whether the suite's own code (not a test's set-up) makes the call being made."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename.startswith(LABKIT):
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+@pytest.fixture(autouse=True)
+def within_the_nightly_policy(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[str]]:
+    """Records the AWS operations the suite's code makes in the test (moto-backed, stubbed or
+    refused alike: each is a real request shape); after it, each must be allowed by the policy
+    the README points the nightly's role to, or the test fails naming what is missing."""
+    made: set[str] = set()
+    real: Any = BaseClient.__dict__["_make_api_call"]  # botocore has no public hook with the calling frame
+
+    def record(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if _from_labkit():
+            made.add(action(client.meta.service_model.service_name, operation))
+        return real(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", record)
+    yield made
+    allowed = allowed_actions()
+    missing = sorted(a for a in made if not any(fnmatch.fnmatchcase(a.lower(), p.lower()) for p in allowed))
+    assert not missing, f"{POLICY.name} does not allow what the suite calls: {', '.join(missing)}"

@@ -152,15 +152,31 @@ def download_outputs(text: str) -> list[str]:
             program = None
         elif program is None:
             program = word if word in ("wget", "curl") else ""
-        elif (program, word) in (("wget", "-O"), ("curl", "-o"), ("curl", "--output")) and following:
+        elif _names_output(program, word) and following:
             found.append(following)
         elif word.startswith(("--output-document=", "--output=")):
             found.append(word.split("=", 1)[1])
-        elif program == "wget" and word.startswith("-O") and len(word) > 2:
-            found.append(word[2:])
-        elif _URL.match(word) and (program == "wget" or {"-O", "--remote-name", "--remote-name-all"} & set(words)):
+        elif program == "wget" and "O" in _short(word) and not _short(word).endswith("O"):
+            found.append(word.split("O", 1)[1])  # `-O/tmp/x`, `-qO-`
+        elif _URL.match(word) and (program == "wget" or any(_remote_name(w) for w in words)):
             named += _braces(word.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1])
     return [name for name in found or named if name not in ("", "-")]
+
+
+def _short(word: str) -> str:
+    """The letters of a cluster of short options (`-sSLO` -> `sSLO`), else ''."""
+    return word[1:] if word.startswith("-") and not word.startswith("--") else ""
+
+
+def _names_output(program: str, word: str) -> bool:
+    """Whether the next word is the file the download writes (`wget -qO FILE`, `curl -sSLo FILE`)."""
+    letter, long = {"wget": ("O", "--output-document"), "curl": ("o", "--output")}.get(program, ("", ""))
+    return bool(letter) and (word == long or _short(word).endswith(letter))
+
+
+def _remote_name(word: str) -> bool:
+    """curl's `-O`, also in a cluster (`-sSLO`), and its long forms: write under the URL's name."""
+    return word in ("--remote-name", "--remote-name-all") or "O" in _short(word)
 
 
 def _braces(word: str) -> list[str]:
@@ -375,8 +391,9 @@ class Replay:
                 if needed:
                     why = f"not run: it reads {needed[0]}, which {self.fetched[needed[0]]} would have fetched"
             elif _DOWNLOAD.search(why):
-                where = f"the download at {f'{self.page_name} ' if self.page_name else ''}line {command.line}"
-                self.fetched.update(dict.fromkeys(download_outputs(command.text), where))
+                page = f"{self.page_name} " if self.page_name else ""
+                self.fetched.update(dict.fromkeys(download_outputs(command.text), f"the download at {page}line {command.line}"))
+                self.downloads_left_out.append(f"{page}line {command.line}, {why.removeprefix('not run: ')}")
             if why:
                 found[number] = why
         return found
@@ -453,11 +470,6 @@ class Replay:
             result = self.run_block(block, page.path.parent if hooks else None)
             if result.failure and self.downloads_left_out:
                 result.failure += f" (it may need what an earlier download would have fetched: {'; '.join(self.downloads_left_out)})"
-            self.downloads_left_out += [
-                f"{page.path.name} line {c.command.line}, {c.comparison.detail.removeprefix('not run: ')}"
-                for c in result.commands
-                if not c.ran and _DOWNLOAD.search(c.comparison.detail)
-            ]
             results.append(result)
         return results
 

@@ -265,10 +265,20 @@ def test_a_write_the_cluster_refuses_says_so(tmp_path: Path) -> None:
 
 def test_a_failure_after_a_download_that_was_not_run_points_at_it(tmp_path: Path) -> None:
     write(tmp_path / "index.md", md("Module", "$ curl -sSLO https://downloads.example.org/images.zip"))
-    write(tmp_path / "next.md", md("Next", "$ test -f images.zip", front="weight: 2\n"))
+    write(tmp_path / "next.md", md("Next", '$ test -n "$(ls *.zip)"', front="weight: 2\n"))
     run = module.replay(module.discover(tmp_path), shell(tmp_path))
     (failure,) = run.failures()
     assert failure == (
-        "next.md: the command at line 7 exited 1 (it may need what an earlier download would have fetched: "
+        "next.md: the command at line 7 exited 1: ls: cannot access '*.zip': No such file or directory "
+        "(it may need what an earlier download would have fetched: "
         "index.md line 6, it downloads from the internet (curl))"
     )
+
+
+def test_what_reads_a_download_that_was_not_run_is_not_run_for_that_cause(tmp_path: Path) -> None:
+    write(tmp_path / "index.md", md("Module", "$ curl -sSLO https://downloads.example.org/images.zip"))
+    write(tmp_path / "next.md", md("Next", "$ unzip images.zip", front="weight: 2\n"))
+    run = module.replay(module.discover(tmp_path), shell(tmp_path))
+    assert run.failures() == []
+    (command,) = run.pages[1].results[0].commands
+    assert command.comparison.detail == "not run: it reads images.zip, which the download at index.md line 6 would have fetched"

@@ -147,8 +147,8 @@ def main(argv: Sequence[str]) -> int:
     """`python -m labkit.pageapply SPEC KUBECTL... -- ARGS...`: the page's command, dressed."""
     split = list(argv).index("--")
     spec_path, kubectl, args = Path(argv[0]), list(argv[1:split]), list(argv[split + 1 :])
-    spec = Spec.read(spec_path)
-    found, rest, recursive = sources(args) if verb(args) in VERBS else ([], list(args), False)
+    spec, doing = Spec.read(spec_path), verb(args)
+    found, rest, recursive = sources(args) if doing in VERBS else ([], list(args), False)
     piped = ("-f", "-") in found
     stdin = sys.stdin.read() if piped else ""
     docs = read(found, recursive, kubectl, spec.timeout, stdin) if found else None
@@ -157,7 +157,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         dressed = dress(docs, spec)
     except render.ManifestError as err:
-        print(f"kubectl {verb(args)}: the suite could not add the run's settings: {err}", file=sys.stderr)
+        print(f"kubectl {doing}: the suite could not add the run's settings: {err}", file=sys.stderr)
         return 1
     return subprocess.run([*kubectl, *rest, "-f", "-"], input=render.to_yaml(dressed), text=True, check=False).returncode
 

@@ -205,38 +205,56 @@ TARGET_FLAGS = (
 )
 
 
-def shim(folder: Path, config: Path, apply_spec: Path | None = None) -> Path:
-    """A bin folder whose `kubectl` talks to the run's cluster as the replay's account and
-    refuses any flag that would point it elsewhere (up to a `--`, after which the arguments
-    are a pod's command). With `apply_spec`, an apply, create or replace goes through the
-    suite's stand-in (labkit.pageapply), which adds what the run needs to the objects."""
+# helm's flags that choose a cluster or a credential: the replay's helm refuses them too.
+HELM_TARGET_FLAGS = (
+    "--kubeconfig",
+    "--kube-context",
+    "--kube-apiserver",
+    "--kube-token",
+    "--kube-as-user",
+    "--kube-as-group",
+    "--kube-ca-file",
+    "--kube-insecure-skip-tls-verify",
+    "--kube-tls-server-name",
+)
+
+
+def shim(folder: Path, config: Path, apply_spec: Path | None = None, helm: str | None = None) -> Path:
+    """A bin folder whose `kubectl` (and, given the suite's `helm`, its helm) talks to the run's
+    cluster as the replay's account and refuses any flag that would point it elsewhere (up to
+    a `--`, after which the arguments are a pod's command). With `apply_spec`, an apply, create
+    or replace goes through the suite's stand-in (labkit.pageapply), which adds what the run
+    needs to the objects."""
     folder.mkdir(parents=True, exist_ok=True)
-    patterns = "|".join(f"{flag}|{flag}=*" if flag.startswith("--") else flag for flag in TARGET_FLAGS)
     kubectl = f"{shlex.quote(tools.find('kubectl'))} --kubeconfig {shlex.quote(str(config))}"
-    dressed = ""
+    verbs, dressed = "", ""
     if apply_spec is not None:
         python = f"env PYTHONPATH={shlex.quote(str(settings.ROOT))} {shlex.quote(sys.executable)}"
-        verbs = "|".join(pageapply.VERBS)
-        dressed = f"""
-    {verbs}) [ -n "$verb" ] || verb=$arg ;;"""
-        tail = f"""[ -z "$verb" ] || exec {python} -m labkit.pageapply {shlex.quote(str(apply_spec))} {kubectl} -- "$@"
+        verbs = f"""
+    {"|".join(pageapply.VERBS)}) [ -n "$verb" ] || verb=$arg ;;"""
+        dressed = f"""[ -z "$verb" ] || exec {python} -m labkit.pageapply {shlex.quote(str(apply_spec))} {kubectl} -- "$@"
 """
-    else:
-        tail = ""
-    script = f"""#!/bin/sh
-# The replay's kubectl: the run's cluster, the replay's own credential, nothing else.
+    _guard(folder / "kubectl", kubectl, TARGET_FLAGS, verbs, dressed)
+    if helm is not None:
+        _guard(folder / "helm", f"{shlex.quote(helm)} --kubeconfig {shlex.quote(str(config))}", HELM_TARGET_FLAGS)
+    return folder
+
+
+def _guard(path: Path, command: str, flags: Sequence[str], cases: str = "", before: str = "") -> None:
+    """A script that runs `command` with the caller's arguments, refusing `flags` before a `--`."""
+    name = path.name
+    patterns = "|".join(f"{flag}|{flag}=*" if flag.startswith("--") else flag for flag in flags)
+    path.write_text(f"""#!/bin/sh
+# The replay's {name}: the run's cluster, the replay's own credential, nothing else.
 verb=
 for arg in "$@"; do
   case "$arg" in
     --) break ;;
     {patterns})
-      echo "kubectl ${{arg%%=*}}: the replay's kubectl talks only to the run's cluster, as the run's account; drop the flag" >&2
-      exit 1 ;;{dressed}
+      echo "{name} ${{arg%%=*}}: the replay's {name} talks only to the run's cluster, as the run's account; drop the flag" >&2
+      exit 1 ;;{cases}
   esac
 done
-{tail}exec {kubectl} "$@"
-"""
-    path = folder / "kubectl"
-    path.write_text(script)
+{before}exec {command} "$@"
+""")
     path.chmod(0o755)
-    return folder

@@ -108,3 +108,22 @@ def test_a_refusal_is_recognised_in_output() -> None:
     line = 'Error from server (Forbidden): namespaces "default" is forbidden: User "system:serviceaccount:lab-replay-r1:lab-replay" cannot delete'
     assert scope.refused(line)
     assert not scope.refused("namespace/default deleted")
+
+
+def test_the_replays_helm_cannot_be_pointed_at_another_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "real" / "helm"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
+    fake.chmod(0o755)
+    monkeypatch.setattr(tools, "find", lambda name: "/bin/true")
+    helm = scope.shim(tmp_path / "bin", tmp_path / "replay.kubeconfig", helm=str(fake)) / "helm"
+    for args in (
+        ["--kubeconfig", "/root/.kube/config", "list"],
+        ["list", "--kube-context=prod"],
+        ["list", "--kube-apiserver", "https://192.0.2.1"],
+    ):
+        refused = run(helm, *args)
+        assert refused.returncode == 1, args
+        assert refused.stdout == "", "the real helm never ran"
+        assert "the replay's helm talks only to the run's cluster, as the run's account; drop the flag" in refused.stderr
+    assert run(helm, "list", "-A").stdout.split("\n")[:4] == ["--kubeconfig", str(tmp_path / "replay.kubeconfig"), "list", "-A"]

@@ -48,7 +48,7 @@ WORKSHOP_ONLY = {
 # Paths that exist only in the workshop's environment (its checkout of the repository), unless
 # the replay's home has a stand-in for it (labkit.standins.environment).
 ENVIRONMENT = standins.ENVIRONMENT_DIR
-WORKSHOP_PATHS = (f"~/{ENVIRONMENT}", f"$HOME/{ENVIRONMENT}", f"${{HOME}}/{ENVIRONMENT}")
+WORKSHOP_PATHS = tuple(f"{home}/{ENVIRONMENT}" for home in standins.HOME_SPELLINGS)
 # An address on the internet, wherever in the command (a pod's curl too): never fetched from here.
 # Cluster-local names (*.svc, *.cluster.local, one-label names), localhost and private
 # addresses are the run's own.

@@ -60,10 +60,11 @@ def served(text: str, stand_ins: Mapping[str, str]) -> list[str]:
 # `~/environment/eks-workshop`: the workshop environment's checkout of its manifests. The
 # replay's home holds a copy of the lab source's, so the page's own `kubectl kustomize
 # ~/environment/eks-workshop/... | envsubst | kubectl apply -f-` runs (a copy: a page may write there).
+HOME_SPELLINGS = ("~", "$HOME", "${HOME}")  # how a page names its home
 ENVIRONMENT_DIR = "environment"
 ENVIRONMENT_MANIFESTS = f"~/{ENVIRONMENT_DIR}/eks-workshop"
 ENVIRONMENT = {ENVIRONMENT_MANIFESTS: "a copy of the lab source's manifests, in the replay's home"}
-_MANIFESTS_PATH = r"(?:~|\$HOME|\$\{HOME\})/" + re.escape(ENVIRONMENT_MANIFESTS.removeprefix("~/"))
+_MANIFESTS_PATH = f"(?:{'|'.join(map(re.escape, HOME_SPELLINGS))})/" + re.escape(ENVIRONMENT_MANIFESTS.removeprefix("~/"))
 _UNDER_MANIFESTS = re.compile(_MANIFESTS_PATH + r"/([^\s'\"|;&]+)")
 _OWN_APPLY = re.compile(r"\bkubectl\b[^|;&]*\b(apply|create|replace|kustomize)\b[^|;&]*" + _MANIFESTS_PATH)
 
@@ -99,7 +100,7 @@ def starts(words: Sequence[str], prefix: str) -> bool:
 
 def _uses(text: str, prefix: str) -> bool:
     if prefix.startswith("~/"):  # a path, also spelt with $HOME
-        return any(prefix.replace("~", home, 1) in text for home in ("~", "$HOME", "${HOME}"))
+        return any(prefix.replace("~", home, 1) in text for home in HOME_SPELLINGS)
     words = text.split()
     return any(starts(words[i:], prefix) for i in range(len(words)))
 

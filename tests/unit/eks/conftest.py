@@ -6,8 +6,6 @@ botocore Stubber where moto has no implementation (EKS add-ons, Pod Identity).
 
 from __future__ import annotations
 
-import fnmatch
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 import labkit
+from labkit.eks import policy
 from labkit.eks.aws import Clients
 from labkit.eks.provision import EksTimeouts
 
@@ -95,28 +94,8 @@ def logs() -> tuple[list[str], Any]:
 
 # --- every AWS operation the suite's own code makes must be in the nightly's policy -------------
 
-POLICY = Path(labkit.__file__).parent / "eks" / "nightly-policy.json"
+POLICY = policy.FILE
 LABKIT = str(Path(labkit.__file__).parent)
-# S3 operations whose IAM action has another name; every other service's action is its operation's.
-S3_ACTIONS = {
-    "ListBuckets": "ListAllMyBuckets",
-    "ListObjectsV2": "ListBucket",
-    "ListObjects": "ListBucket",
-    "HeadBucket": "ListBucket",
-    "ListObjectVersions": "ListBucketVersions",
-    "DeleteObjects": "DeleteObject",
-    "HeadObject": "GetObject",
-    "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
-}
-
-
-def action(service: str, operation: str) -> str:
-    return f"s3:{S3_ACTIONS.get(operation, operation)}" if service == "s3" else f"{service}:{operation}"
-
-
-def allowed_actions() -> list[str]:
-    statements = json.loads(POLICY.read_text())["Statement"]
-    return [a for s in statements if s["Effect"] == "Allow" for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
 
 
 def _from_labkit() -> bool:
@@ -139,11 +118,10 @@ def within_the_nightly_policy(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[s
 
     def record(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         if _from_labkit():
-            made.add(action(client.meta.service_model.service_name, operation))
+            made.add(policy.action(client.meta.service_model.service_name, operation))
         return real(client, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", record)
     yield made
-    allowed = allowed_actions()
-    missing = sorted(a for a in made if not any(fnmatch.fnmatchcase(a.lower(), p.lower()) for p in allowed))
+    missing = policy.not_allowed(made)
     assert not missing, f"{POLICY.name} does not allow what the suite calls: {', '.join(missing)}"

@@ -4,24 +4,14 @@ service lets it be: writes are held to the project's tags or name, roles are pas
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Any
 
-from .conftest import POLICY
+from labkit.eks.policy import actions_of as actions
+from labkit.eks.policy import statements
 
 READS = re.compile(r"^[a-z0-9]+:(Describe|List|Get)")
 # EKS and the VPC CNI make these in the run's VPC without the suite's tags: teardown deletes only those.
 UNTAGGED_BY_EKS = "DeleteWhatEksLeavesInTheRunsVpc"
-
-
-def statements() -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = json.loads(POLICY.read_text())["Statement"]
-    return found
-
-
-def actions(statement: dict[str, Any]) -> list[str]:
-    return [statement["Action"]] if isinstance(statement["Action"], str) else list(statement["Action"])
 
 
 def test_no_wildcard_action_and_no_deny_to_reason_about() -> None:

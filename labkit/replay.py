@@ -489,6 +489,11 @@ class PageRun:
     def differences(self) -> list[BlockResult]:
         return [r for r in self.results if r.verdict is Verdict.DIFFERS]
 
+    def block_verdicts(self) -> list[str]:
+        """`page.md:LINE verdict` per block, for the report's properties: a run across
+        Kubernetes versions tells from them which versions' output matches the page."""
+        return [f"{self.page.path.name}:{r.block.line} {'failed' if r.failure else r.verdict.value}" for r in self.results]
+
     def summary(self) -> str:
         if self.not_run:
             return self.not_run

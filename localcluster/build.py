@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from localcluster.layout import CACHE_DIR, GO_SRC
+from localcluster.layout import CACHE_DIR
 from localcluster.versions import Versions, check_go_mod
 from stackbase.gobuild import go_build, inputs_digest
 from stackbase.ui import Progress
@@ -60,9 +60,11 @@ def _stamp_ok(directory: Path, digest: str, files: list[Path]) -> bool:
     return stamp.is_file() and stamp.read_text().strip() == digest and all(f.is_file() for f in files)
 
 
-def _cached_build(directory: Path, binary: Path, package: str, ldflags: str, label: str, progress: Progress, cold_note: str) -> bool:
+def _cached_build(
+    source: Path, directory: Path, binary: Path, package: str, ldflags: str, label: str, progress: Progress, cold_note: str
+) -> bool:
     """Build `package` into `binary` unless the stamp says these inputs built it; True if built."""
-    digest = inputs_digest(package.rsplit("/", 1)[-1], ldflags, source=GO_SRC)
+    digest = inputs_digest(package.rsplit("/", 1)[-1], ldflags, source=source)
     if _stamp_ok(directory, digest, [binary]):
         progress.note(f"{label} cached in {directory}")
         return False
@@ -70,7 +72,7 @@ def _cached_build(directory: Path, binary: Path, package: str, ldflags: str, lab
     (directory / ".built").unlink(missing_ok=True)
     if cold_note:
         progress.note(cold_note)
-    go_build(package, binary, ldflags, directory / "build.log", label, GO_SRC)
+    go_build(package, binary, ldflags, directory / "build.log", label, source)
     (directory / ".built").write_text(digest + "\n")
     return True
 
@@ -79,8 +81,9 @@ def build_kube(versions: Versions, progress: Progress) -> Path:
     directory = kube_dir(versions)
     note = f"compiling {', '.join(KUBE_COMPONENTS)} into one binary (cold: ~4 min here on 2 cores)"
     binary = directory / "labkube"
-    _cached_build(directory, binary, "./cmd/labkube", version_ldflags(versions), f"kube binaries {versions.kubernetes}", progress, note)
-    for component in KUBE_COMPONENTS:
+    label = f"kube binaries {versions.kubernetes}"
+    _cached_build(versions.source, directory, binary, "./cmd/labkube", version_ldflags(versions), label, progress, note)
+    for component in (*KUBE_COMPONENTS, "kubectl"):
         link = directory / component
         if not link.is_symlink():
             link.unlink(missing_ok=True)
@@ -91,7 +94,7 @@ def build_kube(versions: Versions, progress: Progress) -> Path:
 def build_etcd(versions: Versions, progress: Progress) -> Path:
     directory = etcd_dir(versions)
     binary = directory / "etcd"
-    _cached_build(directory, binary, "./cmd/labetcd", "-s -w", f"etcd {versions.etcd}", progress, "")
+    _cached_build(versions.source, directory, binary, "./cmd/labetcd", "-s -w", f"etcd {versions.etcd}", progress, "")
     return binary
 
 

@@ -9,8 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from labkit.tools import KUBECTL_ENV
 from localcluster import cluster, preflight
-from localcluster.build import build_all
+from localcluster.build import binaries, build_all
 from localcluster.images import build_images
 from localcluster.layout import ADMIN_KUBECONFIG, LOG_DIR
 from localcluster.versions import Versions, load
@@ -21,16 +22,25 @@ from stackbase.ui import Progress, ToolError, say
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python3 -m localcluster", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="build if needed, start the cluster, wait until the node is Ready")
+    release = argparse.ArgumentParser(add_help=False)
+    release.add_argument(
+        "--kubernetes-version",
+        default=None,
+        help="another Kubernetes release than versions.env's (a minor like 1.35 is the patch KUBERNETES_VERSIONS pins; "
+        "default $LABCLUSTER_KUBERNETES_VERSION, else the pin)",
+    )
+    commands.add_parser("up", parents=[release], help="build if needed, start the cluster, wait until the node is Ready")
     commands.add_parser("down", help="stop everything and remove its mounts, interfaces and iptables chains")
-    status = commands.add_parser("status", help="what is running; the kubeconfig path")
+    status = commands.add_parser("status", parents=[release], help="what is running; the kubeconfig path")
     status.add_argument("--json", action="store_true", help="print one JSON object")
-    commands.add_parser("build", help="build and cache the binaries and images")
+    commands.add_parser("build", parents=[release], help="build and cache the binaries and images")
     commands.add_parser("kubeconfig", help="print the admin kubeconfig path")
     logs = commands.add_parser("logs", help="print the log directory, or the end of one component's log")
     logs.add_argument("component", nargs="?", help="e.g. kubelet, kube-apiserver, containerd, etcd")
     logs.add_argument("-n", "--lines", type=int, default=50)
-    run = commands.add_parser("run", help="up, run a command with KUBECONFIG set to the cluster's, then down whatever happened")
+    run = commands.add_parser(
+        "run", parents=[release], help="up, run a command with KUBECONFIG set to the cluster's, then down whatever happened"
+    )
     run.add_argument("--save-logs", type=Path, help="copy the component logs into this folder at the end")
     run.add_argument("--keep", action="store_true", help="leave the cluster up afterwards")
     run.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
@@ -46,7 +56,8 @@ def run_command(versions: Versions, argv: list[str], save_logs: Path | None, kee
         kubectl = shutil.which("kubectl")
         if kubectl:
             subprocess.run([kubectl, "--kubeconfig", str(ADMIN_KUBECONFIG), "get", "nodes", "-o", "wide"], check=False)
-        return {"KUBECONFIG": str(ADMIN_KUBECONFIG)}
+        # The page replay and the suite use the kubectl of the cluster's own release.
+        return {"KUBECONFIG": str(ADMIN_KUBECONFIG), KUBECTL_ENV: str(binaries(versions).kube("kubectl"))}
 
     def down() -> None:
         if save_logs is not None and LOG_DIR.is_dir():
@@ -73,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             raise ToolError(f"no log {path}: one of {', '.join(p.stem for p in LOG_DIR.glob('*.log'))}")
         sys.stdout.write("".join(path.read_text(errors="replace").splitlines(keepends=True)[-args.lines :]))
         return 0
-    versions = load()
+    versions = load(args.kubernetes_version)
     if args.command == "build":
         progress = Progress(3)
         preflight.install_packages(versions, progress)  # the images need busybox and bash

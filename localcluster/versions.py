@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from localcluster.layout import GO_MOD
+from localcluster import releases
+from localcluster.layout import GO_MOD, GO_SRC
 from stackbase.ui import ToolError
 from stackbase.versions import Pins, load_pins
 
@@ -20,6 +22,12 @@ class Versions:
     cni_plugins: str
     debian_packages: tuple[str, ...]
     pause_image: str
+    # The Go module that builds this release: gosrc/ for the pin, a generated one for another.
+    source: Path = GO_SRC
+
+    @property
+    def pinned(self) -> bool:
+        return self.source == GO_SRC
 
     @property
     def staging(self) -> str:
@@ -47,12 +55,25 @@ class Versions:
         )
 
 
-def load() -> Versions:
-    return Versions.from_pins(load_pins())
+def load(kubernetes: str | None = None) -> Versions:
+    """The pins; with `kubernetes` (else $LABCLUSTER_KUBERNETES_VERSION) another release of
+    Kubernetes and the etcd it requires, built from a module generated for it."""
+    pins = load_pins()
+    pinned = Versions.from_pins(pins)
+    asked = kubernetes or os.environ.get("LABCLUSTER_KUBERNETES_VERSION")
+    if not asked:
+        return pinned
+    release = releases.resolve(asked, pins)
+    if release == pinned.kubernetes:
+        return pinned
+    source, etcd = releases.module_for(release)
+    return replace(pinned, kubernetes=release, etcd=etcd, source=source)
 
 
 def check_go_mod(versions: Versions, go_mod: Path = GO_MOD) -> None:
     """Fail unless the wrapper module builds exactly the pinned versions."""
+    if not versions.pinned:
+        return  # generated for its release (releases.py)
     text = go_mod.read_text()
     problems: list[str] = []
     if not re.search(rf"^\s*k8s\.io/kubernetes {re.escape(versions.kubernetes)}\s*$", text, re.M):

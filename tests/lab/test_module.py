@@ -3,12 +3,14 @@ order, each block between its authors' hooks, each folder between its suite hook
 
 from __future__ import annotations
 
+import pytest
+
 from fixtures.pages import transcript_steps
 from labkit.module import ModuleRun
 from labkit.transcript import Transcript
 
 
-def test_module_replays_as_the_harness_runs_it(module_run: ModuleRun, transcript: Transcript) -> None:
+def test_module_replays_as_the_harness_runs_it(module_run: ModuleRun, transcript: Transcript, request: pytest.FixtureRequest) -> None:
     def note_suite_hooks(phase: str) -> None:
         for hook in (h for h in module_run.suite_hooks if h.phase == phase):
             output = (hook.stdout + hook.stderr).rstrip() or "(no output)"
@@ -16,6 +18,7 @@ def test_module_replays_as_the_harness_runs_it(module_run: ModuleRun, transcript
 
     note_suite_hooks("before")
     for page_run in module_run.pages:
+        request.node.user_properties += [("block", verdict) for verdict in page_run.block_verdicts()]
         if page_run.not_run:
             transcript.note(page_run.page.path.name, "(not run)", page_run.not_run, 0.0)
         for result in page_run.results:

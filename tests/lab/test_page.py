@@ -12,6 +12,7 @@ from labkit.transcript import Transcript
 
 
 def test_page_replays_as_documented(page_run: PageRun, transcript: Transcript, request: pytest.FixtureRequest) -> None:
+    request.node.user_properties += [("block", verdict) for verdict in page_run.block_verdicts()]
     for result in page_run.results:
         for title, command, output in transcript_steps(result):
             transcript.note(f"block at line {result.block.line}, {title}", command, output, result.seconds)

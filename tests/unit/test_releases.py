@@ -1,0 +1,65 @@
+"""Another Kubernetes release for the local cluster: which patch a minor means, and the wrapper
+module generated from that release's own go.mod (its staging modules, its etcd); and the kubectl
+of the cluster's release, which the suite then uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labkit import tools
+from localcluster import releases
+from stackbase.ui import ToolError
+from stackbase.versions import Pins
+
+PINS = Pins({"KUBERNETES_VERSION": "v1.36.3", "KUBERNETES_VERSIONS": "v1.34.4,v1.35.4"}, Path("versions.env"))
+RELEASE_GO_MOD = """module k8s.io/kubernetes
+
+go 1.25.0
+
+require (
+	github.com/spf13/cobra v1.10.0
+	go.etcd.io/etcd/server/v3 v3.6.5 // indirect
+)
+
+replace (
+	k8s.io/api => ./staging/src/k8s.io/api
+	k8s.io/kubectl => ./staging/src/k8s.io/kubectl
+)
+"""
+
+
+@pytest.mark.parametrize(("asked", "release"), [("1.35", "v1.35.4"), ("v1.34", "v1.34.4"), ("1.36", "v1.36.3"), ("v1.33.9", "v1.33.9")])
+def test_a_minor_is_the_patch_the_pins_list(asked: str, release: str) -> None:
+    assert releases.resolve(asked, PINS) == release
+
+
+def test_a_minor_without_a_pinned_patch_names_the_ones_there_are() -> None:
+    with pytest.raises(ToolError, match=r"Kubernetes 1.31 has no pinned patch: use one of 1.34, 1.35, 1.36"):
+        releases.resolve("1.31", PINS)
+    with pytest.raises(ToolError, match=r"use a minor like 1\.35"):
+        releases.resolve("latest", PINS)
+
+
+def test_the_generated_module_takes_the_releases_staging_modules_and_its_etcd() -> None:
+    text = releases.go_mod_text("v1.35.4", RELEASE_GO_MOD)
+    assert "\tk8s.io/kubernetes v1.35.4\n" in text
+    assert "\tgo.etcd.io/etcd/server/v3 v3.6.5\n" in text, "the etcd the release requires"
+    assert "\tk8s.io/api => k8s.io/api v0.35.4\n\tk8s.io/kubectl => k8s.io/kubectl v0.35.4\n" in text
+    assert "\tk8s.io/client-go v0.35.4\n" in text
+
+
+def test_a_release_go_mod_without_staging_modules_is_refused() -> None:
+    with pytest.raises(ToolError, match="replaces no staging module"):
+        releases.go_mod_text("v1.35.4", "module k8s.io/kubernetes\n")
+
+
+def test_the_clusters_own_kubectl_comes_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text("")
+    monkeypatch.setenv(tools.KUBECTL_ENV, str(kubectl))
+    assert tools.find("kubectl") == str(kubectl)
+    monkeypatch.setenv(tools.KUBECTL_ENV, str(tmp_path / "gone"))
+    with pytest.raises(tools.MissingTool, match="is not a file"):
+        tools.find("kubectl")

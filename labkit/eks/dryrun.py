@@ -53,6 +53,8 @@ CHANGES = re.compile(
     r"^(Create|Put|Delete|Associate|Disassociate|Attach|Detach|Tag|Untag|Run|Terminate|Authorize|Revoke|Modify|Update|Complete|Upload|Abort|Add|Remove)"
 )
 ENDS = re.compile(r"^(Delete|Disassociate|Detach|Terminate|Revoke|Remove|Untag)")
+# How long a step may take over its teardown once the dry run is interrupted.
+STEP_GRACE = 300
 # The dry run's own reads of what is left: neither the nightly's nor the driver's.
 CHECKER = "dry run's check"
 
@@ -168,7 +170,7 @@ class Standin:
             argv = [sys.executable, "-m", "labkit.eks.standin", "--pod-pid", str(_pod_pid(pod.metadata.uid)), "--pod-port", str(PORT)]
             argv += ["--record", str(self.record), "--kubernetes", kubernetes, *[f"--addon={k}={v}" for k, v in addons.items()]]
             with open(self.log, "w") as out:
-                process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+                process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, preexec_fn=s3server.die_with_parent)
             try:
                 port = self._wait_listening(process)
                 yield f"http://127.0.0.1:{port}", f"http://{service.spec.cluster_ip}:{PORT}"
@@ -352,15 +354,23 @@ class Nightly:
     def _step(self, step: Step, env: dict[str, str], kill_after: int | None) -> str:
         """Run a step; with `kill_after`, SIGKILL its process group once the add-on is made."""
         process = subprocess.Popen(step.argv, env=env, cwd=settings.ROOT, start_new_session=True)
-        while process.poll() is None:
-            made = kill_after is not None and any(
-                r["n"] >= kill_after and r["operation"] == "CreateAddon" and r["status"] == 200 for r in _read_records(self.record)
-            )
-            if made:
+        try:
+            while process.poll() is None:
+                made = kill_after is not None and any(
+                    r["n"] >= kill_after and r["operation"] == "CreateAddon" and r["status"] == 200 for r in _read_records(self.record)
+                )
+                if made:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+                    return "killed once the add-on was made (SIGKILL)"
+                time.sleep(0.5)
+        except BaseException:  # Ctrl-C or SIGTERM to the dry run: the step gets it once, with time for its teardown
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=STEP_GRACE)
+            except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                return "killed once the add-on was made (SIGKILL)"
-            time.sleep(0.5)
+            raise
         return f"exit {process.returncode}"
 
     def _remove_lab_objects(self, run_id: str) -> None:
@@ -383,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports", default="reports", help="where the transcript, the record and the lab's reports go")
     parser.add_argument("lab_args", nargs="*", help="after --: more pytest arguments for the lab step (e.g. -k baseline)")
     args = parser.parse_args(argv)
+    # SIGTERM as Ctrl-C: the steps, the driver and the stand-in's pod are undone on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if not args.kubeconfig:
         print("dryrun: error: no local cluster: pass --kubeconfig or set KUBECONFIG (tox -e eks-dryrun brings one up)", file=sys.stderr)
         return 2

@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labkit.eks.standin", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="the loopback port (default: any free one)")
     parser.add_argument("--pod-pid", type=int, default=None, help="also serve inside this process's network namespace (a pod's)")
-    parser.add_argument("--pod-port", type=int, default=4566)
+    parser.add_argument("--pod-port", type=int, default=None, help="the port in the pod's network (with --pod-pid)")
     parser.add_argument("--record", required=True, help="file to append one JSON line per request to")
     parser.add_argument("--kubernetes", required=True, help="the minor EKS 'offers' (the local cluster's)")
     parser.add_argument("--addon", action="append", default=[], metavar="NAME=VERSION", help="an add-on EKS 'offers'")
@@ -331,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     servers = [make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)]
     where = [f"127.0.0.1:{servers[0].server_port}"]
     if args.pod_pid is not None:
+        if args.pod_port is None:
+            parser.error("--pod-pid needs --pod-port")
         enter_network_of(args.pod_pid)
         servers.append(make_server("0.0.0.0", args.pod_port, app, threaded=True, request_handler=MotoRequestHandler))
         where.append(f"the pod's network on port {args.pod_port}")

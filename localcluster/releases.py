@@ -4,7 +4,7 @@ The pinned release builds from `gosrc/` as it always has. Any other builds from 
 generated here, once per release, in the cache: the same commands (`cmd/labkube`, `cmd/labetcd`),
 `k8s.io/kubernetes` at that release, every staging module its own go.mod replaces at the
 matching `v0.X.Y`, and etcd at the version that release requires (so etcd matches, as the
-pinned build's does). `go mod tidy` resolves the rest from the module proxy, once.
+pinned build's does). The rest is resolved from the module proxy, once.
 
 Which patch a minor means is data: `KUBERNETES_VERSIONS` in versions.env.
 """
@@ -113,6 +113,19 @@ def module_for(kubernetes: str) -> tuple[Path, str]:
     (directory / "go.mod").write_text(go_mod_text(kubernetes, Path(fetched["GoMod"]).read_text()))
     for command in COMMANDS:
         shutil.copytree(GO_SRC / "cmd" / command, directory / "cmd" / command)
-    _run([go_binary(), "mod", "tidy"], directory, log, f"resolving the modules of Kubernetes {kubernetes}")
+    # What the two commands import, not `go mod tidy`: tidy also resolves what the dependencies'
+    # tests import, which the module proxy need not serve for an older release.
+    _run(
+        [go_binary(), "list", "-mod=mod", "-deps", *(f"./cmd/{c}" for c in COMMANDS)],
+        directory,
+        log,
+        f"resolving the modules of Kubernetes {kubernetes}",
+    )
+    resolved = _requirement((directory / "go.mod").read_text(), "k8s.io/kubernetes")
+    if resolved != kubernetes:  # Go moved to a release that has what the commands import
+        raise ToolError(
+            f"Kubernetes {kubernetes} lacks packages the wrapper's commands (localcluster/gosrc/cmd) import "
+            f"(Go would take {resolved} instead, see {log}): build a newer release, or adapt the commands to this one"
+        )
     ready.write_text(_digest(kubernetes) + "\n")
     return directory, _requirement((directory / "go.mod").read_text(), "go.etcd.io/etcd/server/v3")

@@ -4,6 +4,7 @@ of the cluster's release, which the suite then uses."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,41 @@ def test_the_clusters_own_kubectl_comes_first(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv(tools.KUBECTL_ENV, str(tmp_path / "gone"))
     with pytest.raises(tools.MissingTool, match="is not a file"):
         tools.find("kubectl")
+
+
+def fake_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moves_to: str | None) -> list[list[str]]:
+    """`go mod download` answers with RELEASE_GO_MOD; `go list -mod=mod` leaves the module as is,
+    or moves it to another release, as Go does for a package the asked release lacks."""
+    release_mod = tmp_path / "release.mod"
+    release_mod.write_text(RELEASE_GO_MOD)
+    calls: list[list[str]] = []
+
+    def run(argv: list[str], cwd: Path, log: Path, what: str) -> str:
+        calls.append(argv[1:3])
+        if argv[1:3] == ["mod", "download"]:
+            return json.dumps({"GoMod": str(release_mod)})
+        if moves_to:
+            go_mod = cwd / "go.mod"
+            go_mod.write_text(go_mod.read_text().replace("k8s.io/kubernetes v1.35.4", f"k8s.io/kubernetes {moves_to}"))
+        return ""
+
+    monkeypatch.setattr(releases, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(releases, "_run", run)
+    monkeypatch.setattr(releases, "go_binary", lambda: "go")
+    return calls
+
+
+def test_a_release_module_is_made_once_and_builds_the_etcd_it_requires(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = fake_go(tmp_path, monkeypatch, moves_to=None)
+    source, etcd = releases.module_for("v1.35.4")
+    assert (source, etcd) == (tmp_path / "cache" / "gosrc-v1.35.4", "v3.6.5")
+    assert sorted(p.name for p in (source / "cmd").iterdir()) == ["labetcd", "labkube"]
+    assert releases.module_for("v1.35.4") == (source, etcd)
+    assert calls == [["mod", "download"], ["list", "-mod=mod"]], "the second ask reads the cache"
+
+
+def test_a_release_the_commands_cannot_build_with_fails_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_go(tmp_path, monkeypatch, moves_to="v1.37.2")
+    with pytest.raises(ToolError, match=r"Kubernetes v1\.35\.4 lacks packages the wrapper's commands .* import \(Go would take v1\.37\.2"):
+        releases.module_for("v1.35.4")
+    assert not (tmp_path / "cache" / "gosrc-v1.35.4" / ".ready").exists()

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             raise ToolError(f"no log {path}: one of {', '.join(p.stem for p in LOG_DIR.glob('*.log'))}")
         sys.stdout.write("".join(path.read_text(errors="replace").splitlines(keepends=True)[-args.lines :]))
         return 0
-    versions = load(args.kubernetes_version)
+    versions = load(getattr(args, "kubernetes_version", None))  # down has no --kubernetes-version
     if args.command == "build":
         progress = Progress(3)
         preflight.install_packages(versions, progress)  # the images need busybox and bash

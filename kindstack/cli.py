@@ -4,6 +4,8 @@ Where Docker runs and registries answer, kind needs nothing from here: `run` use
 and kind's published node image. Where neither holds (this project's CI machine), `run` starts
 an engine of its own, builds kind and a node image from source, and builds the lab's images for
 `kind load`; `down` removes every container, network and volume of that engine and stops it.
+`--kubernetes-version` (else $LABCLUSTER_KUBERNETES_VERSION) runs another release than the pin:
+built here from its module, or, online, built by kind from the release's published binaries.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from kindstack import host, nodeimage
 from kindstack.layout import DOCKER_SOCKET, ENGINE_LOG, NODE_IMAGE_REPO
 from kindstack.versions import Versions, load
 from labkit.kindenv import KIND_ARCHIVES_ENV, KIND_NODE_IMAGE_ENV
+from labkit.tools import KUBECTL_ENV
 from stackbase import packages, wrap
 from stackbase.ui import Progress, ToolError, say
 
@@ -39,20 +42,26 @@ def _mode(requested: str, engine: engines.Engine) -> str:
     return requested if requested != "auto" else ("built" if engine.ours else "published")
 
 
-def up(requested: str) -> dict[str, str]:
+def up(requested: str, kubernetes: str | None = None) -> dict[str, str]:
     """Engine, kind and (offline) the node image and the lab's images; the command's environment."""
     progress = Progress(STEPS)
-    versions = load()
+    versions = load(pins_only=True)
+    release = localcluster.release(kubernetes)
     host.begin()  # before any engine or node: what kind's kubelets change, `down` puts back
     progress.step("Docker's engine")
     engine = _engine(requested, versions, progress)
     mode = _mode(requested, engine)
     env = engine.env()
     if mode == "published":
-        progress.step("kind (the published node image is pulled by kind)")
         kind = nodeimage.build_kind(versions, progress)
+        if release == versions.kubernetes:
+            progress.step("kind (the published node image is pulled by kind)")
+        else:  # kind's images are pinned here for the pin's minor only
+            progress.step(f"kind, and a node image of Kubernetes {release} kind builds from the release")
+            env[KIND_NODE_IMAGE_ENV] = nodeimage.published_release_image(engine, kind, release, progress)
         env["PATH"] = os.pathsep.join([str(kind.parent), os.environ.get("PATH", "")])
         return env
+    versions = load(kubernetes)
     if not engine.ours:  # an engine of its own was started after installing them
         packages.ensure(progress.note, versions.host_packages)
     progress.step("kind and its node image, built here")
@@ -67,6 +76,7 @@ def up(requested: str) -> dict[str, str]:
         {
             "PATH": nodeimage.tool_path(built),
             KIND_NODE_IMAGE_ENV: built.node_image,
+            KUBECTL_ENV: str(built.kubectl),  # the page replay's kubectl: the cluster's release
             KIND_ARCHIVES_ENV: os.pathsep.join(str(path) for path in archives),
         }
     )
@@ -89,11 +99,13 @@ def down() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return wrap.around(args.argv, "python3 -m kindstack run -- pytest ...", ToolError, lambda: up(args.node_image), down)
+    return wrap.around(
+        args.argv, "python3 -m kindstack run -- pytest ...", ToolError, lambda: up(args.node_image, args.kubernetes_version), down
+    )
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    for key, value in up(args.node_image).items():
+    for key, value in up(args.node_image, args.kubernetes_version).items():
         say(f"export {key}={value}")
     return 0
 
@@ -102,7 +114,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     """Build everything; an engine started for it is stopped again."""
     started = engines.own().host if not engines.users() else ""
     try:
-        up("built")
+        up("built", args.kubernetes_version)
     finally:
         if started:
             down()
@@ -136,13 +148,16 @@ def parser() -> argparse.ArgumentParser:
             help="built here (offline) or kind's published one; auto: built unless a Docker engine is already reachable",
         )
 
-    sub.add_parser("build", help="build kind, the node image and the lab's images (cached)").set_defaults(func=cmd_build)
-    up_parser = sub.add_parser("up", help="start the engine when none runs, build what is missing; print the environment for kind")
+    release = [localcluster.release_option()]
+    sub.add_parser("build", parents=release, help="build kind, the node image and the lab's images (cached)").set_defaults(func=cmd_build)
+    up_parser = sub.add_parser(
+        "up", parents=release, help="start the engine when none runs, build what is missing; print the environment for kind"
+    )
     node_image(up_parser)
     up_parser.set_defaults(func=cmd_up)
     sub.add_parser("down", help="remove the engine's containers, networks and volumes, and stop it").set_defaults(func=cmd_down)
     sub.add_parser("status", help="the engine, its containers and node images").set_defaults(func=cmd_status)
-    run = sub.add_parser("run", help="up, run a command (the suite with --cluster kind), then down whatever happened")
+    run = sub.add_parser("run", parents=release, help="up, run a command (the suite with --cluster kind), then down whatever happened")
     node_image(run)
     run.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     run.set_defaults(func=cmd_run)

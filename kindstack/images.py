@@ -75,14 +75,21 @@ def wanted_by_kubeadm(listing: str, versions: Versions) -> dict[str, list[str]]:
             groups[base].append(name)
         else:
             raise ToolError(f"kubeadm wants an image kindstack does not build: {name}")
-        if base == "coredns" and tag != versions.coredns:
+        # The pinned release's must be the pins; another release's are built at kubeadm's versions.
+        if versions.cluster.pinned and base == "coredns" and tag != versions.coredns:
             raise ToolError(f"kubeadm {versions.kubernetes} installs CoreDNS {tag}: set COREDNS_VERSION={tag} in versions.env")
-        if base == "etcd" and tag != versions.etcd_tag:
+        if versions.cluster.pinned and base == "etcd" and tag != versions.etcd_tag:
             raise ToolError(f"kubeadm {versions.kubernetes} wants etcd {tag}: set ETCD_VERSION=v{tag.split('-')[0]} in versions.env")
     missing = [group for group, names in groups.items() if not names]
     if missing:
         raise ToolError(f"kubeadm's image list names no {', '.join(missing)} image: {listing.strip()!r}")
     return groups
+
+
+def kubeadm_version(groups: dict[str, list[str]], image: str) -> str:
+    """The version kubeadm runs of `image` (coredns, etcd), from its tag: v1.13.1, v3.6.6."""
+    tag = groups[image][0].rpartition(":")[2]
+    return "v" + tag.removeprefix("v").split("-")[0]
 
 
 def under_usr(path: str) -> str:

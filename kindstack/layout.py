@@ -29,5 +29,6 @@ DOCKER_PID = RUN_DIR / "docker.pid"
 
 # Names of what kindstack builds: images that exist only on this machine.
 NODE_IMAGE_REPO = "localhost/kindstack/node"
+RELEASE_NODE_IMAGE_REPO = "localhost/kindstack/release-node"  # kind's build from a release's binaries
 ROOTFS_IMAGE_REPO = "localhost/kindstack/rootfs"
 LABNET_IMAGE_REPO = "localhost/kindstack/labnet"

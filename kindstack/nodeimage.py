@@ -12,7 +12,10 @@ without a registry. This build makes the same image from parts this machine can 
 3. the control-plane images (kindstack/images.py), imported into the container's containerd
    as kind does (content only, pinned), and `docker commit` with kind's entrypoint.
 
-The image's tag carries a digest of its inputs, so a warm run finds it in the engine.
+Another Kubernetes release than the pin (`--kubernetes-version`) is localcluster's build of that
+release, with CoreDNS and etcd at the versions its kubeadm runs, each built from a module
+generated for that version. The image's tag carries the release and a digest of its inputs, so
+a warm run finds it in the engine, one image per release.
 """
 
 from __future__ import annotations
@@ -26,17 +29,31 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import localcluster
 from kindstack import images, labnet
 from kindstack.engine import Engine
-from kindstack.layout import BIN_DIR, GO_SRC, LOG, NODE_IMAGE_REPO, PACKAGE_DIR, ROOTFS_DIR, ROOTFS_IMAGE_REPO
+from kindstack.layout import (
+    BIN_DIR,
+    CACHE_DIR,
+    GO_SRC,
+    LOG,
+    NODE_IMAGE_REPO,
+    PACKAGE_DIR,
+    RELEASE_NODE_IMAGE_REPO,
+    ROOTFS_DIR,
+    ROOTFS_IMAGE_REPO,
+)
 from kindstack.versions import Versions
 from labkit import gomod
 from localcluster import PAUSE_BINARY, Binaries, build_kubernetes
-from stackbase.gobuild import go_build, inputs_digest
+from stackbase.gobuild import command_module, go_build, inputs_digest
 from stackbase.oci import Layer
 from stackbase.ui import Progress, ToolError
 
 KIND_MODULE = "sigs.k8s.io/kind"
+COREDNS_MODULE = "github.com/coredns/coredns"
+ETCD_MODULE = "go.etcd.io/etcd/server/v3"
+KIND_BUILD_SECONDS = 1800
 PROGRAMS = ("labrunc", "labnet", "labcoredns")
 NODE_BINARIES = ("kubelet", "kubeadm", "kubectl")
 CNI_PLUGINS = ("bridge", "host-local", "loopback", "ptp", "portmap")
@@ -69,6 +86,7 @@ COMMIT_CHANGES = ('ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',)
 class Built:
     node_image: str
     kind: Path  # the kind binary
+    kubectl: Path  # of the node image's release
 
 
 def _digest(*parts: str | bytes) -> str:
@@ -107,6 +125,60 @@ def build_programs(progress: Progress) -> dict[str, Path]:
             go_build(f"./cmd/{command}", binary, "-s -w", LOG, command, GO_SRC)
         built[command] = binary
     return built
+
+
+def at_version(command: str, source: Path, module: str, version: str, progress: Progress) -> Path:
+    """`source`'s cmd/<command> built with `module` at `version`: what kubeadm of a release other
+    than the pin runs, where the pins build another version."""
+    directory = command_module(CACHE_DIR / f"gosrc-{command}-{version}", source, command, module, version)
+    binary = BIN_DIR / f"{command}-{version}-{inputs_digest(command, '-s -w', source=directory)}" / command
+    if not binary.is_file():
+        progress.note(f"building {command} with {module} {version}")
+        go_build(f"./cmd/{command}", binary, "-s -w", LOG, f"{command} {version}", directory)
+    return binary
+
+
+def kubeadm_images(labkube: Path, versions: Versions) -> dict[str, list[str]]:
+    """What kubeadm of the release runs, grouped by the image built for it."""
+    listing = subprocess.run(
+        [str(labkube), "kubeadm", "config", "images", "list", "--kubernetes-version", versions.kubernetes],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if listing.returncode != 0:
+        raise ToolError(f"kubeadm config images list failed: {listing.stderr.strip()}")
+    return images.wanted_by_kubeadm(listing.stdout, versions)
+
+
+def coredns_and_etcd(
+    versions: Versions, binaries: Binaries, programs: dict[str, Path], wanted: dict[str, list[str]], progress: Progress
+) -> tuple[Path, Path]:
+    """CoreDNS and etcd at the versions kubeadm runs: the pins' builds where they are those."""
+    coredns, etcd = images.kubeadm_version(wanted, "coredns"), images.kubeadm_version(wanted, "etcd")
+    return (
+        programs["labcoredns"] if coredns == versions.coredns else at_version("labcoredns", GO_SRC, COREDNS_MODULE, coredns, progress),
+        binaries.etcd if etcd == versions.cluster.etcd else at_version("labetcd", localcluster.GO_SRC, ETCD_MODULE, etcd, progress),
+    )
+
+
+def published_release_image(engine: Engine, kind: Path, release: str, progress: Progress) -> str:
+    """kind's own node image of `release`, which kind builds from the release's published
+    binaries (`kind build node-image --type release`) where its published images are not pinned."""
+    name = f"{RELEASE_NODE_IMAGE_REPO}:{release}"
+    if engine.docker("images", "-q", name).strip():
+        progress.note(f"node image {name} is in the engine")
+        return name
+    progress.note(f"kind builds node image {name} from Kubernetes {release}'s published binaries")
+    command = [str(kind), "build", "node-image", "--type", "release", release, "--image", name]
+    with LOG.open("a") as log:
+        log.write(f"\n### {' '.join(command)}\n")
+        log.flush()
+        env = {**os.environ, **engine.env()}
+        code = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=KIND_BUILD_SECONDS, check=False).returncode
+    if code != 0:
+        raise ToolError(f"kind build node-image --type release {release} failed (exit {code}); see {LOG}")
+    return name
 
 
 def apt_sources() -> Path:
@@ -222,13 +294,13 @@ def node_files(kind_files: Path, labkube: Path, cri_base: bytes, kubernetes: str
     return layer.finish()
 
 
-def image_tag(versions: Versions, binaries: Binaries, programs: dict[str, Path], rootfs_tar: Path) -> str:
+def image_tag(versions: Versions, binaries: Binaries, programs: dict[str, Path], rootfs_tar: Path, *parts: Path) -> str:
     """The node image's name: the Kubernetes version and a digest of everything in it."""
     sources = [p.read_bytes() for p in sorted(PACKAGE_DIR.glob("*.py"))]
     digest = _digest(
         versions.kind,
-        versions.coredns,
         *binaries.stamps(),
+        *(str(p) for p in parts),
         rootfs_tar.name,
         PAUSE_BINARY.read_bytes(),
         *(str(p) for p in programs.values()),
@@ -288,29 +360,22 @@ def build(engine: Engine, versions: Versions, progress: Progress) -> Built:
     kind = build_kind(versions, progress)
     binaries = build_kubernetes(versions.cluster, progress)
     programs = build_programs(progress)
+    labkube = binaries.kube("labkube")
+    wanted = kubeadm_images(labkube, versions)
+    coredns, etcd = coredns_and_etcd(versions, binaries, programs, wanted, progress)
     tar = rootfs(versions, progress)
-    tag = image_tag(versions, binaries, programs, tar)
+    tag = image_tag(versions, binaries, programs, tar, coredns, etcd)
     if engine.docker("images", "-q", tag).strip():
         progress.note(f"node image {tag} is in the engine")
-        return Built(tag, kind)
+        return Built(tag, kind, binaries.kube("kubectl"))
     started = time.monotonic()
     kind_files = kind_module(versions) / "images" / "base" / "files"
     base = rootfs_image(engine, tar)
-    labkube = binaries.kube("labkube")
-    listing = subprocess.run(
-        [str(labkube), "kubeadm", "config", "images", "list", "--kubernetes-version", versions.kubernetes],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if listing.returncode != 0:
-        raise ToolError(f"kubeadm config images list failed: {listing.stderr.strip()}")
-    wanted = images.wanted_by_kubeadm(listing.stdout, versions)
     sandbox = sandbox_image((kind_files / "etc" / "containerd" / "config.toml").read_text())
     inputs = images.Inputs(
         labkube,
-        binaries.etcd,
-        programs["labcoredns"],
+        etcd,
+        coredns,
         programs["labnet"],
         PAUSE_BINARY,
         tag.rpartition("-")[2],
@@ -351,17 +416,17 @@ def build(engine: Engine, versions: Versions, progress: Progress) -> Built:
     finally:
         container.remove()
     progress.note(f"built node image {tag} in {time.monotonic() - started:.0f}s")
-    _keep_only(engine, tag)
-    return Built(tag, kind)
+    for stale in superseded(tag, engine.docker("images", NODE_IMAGE_REPO, "--format", "{{.Repository}}:{{.Tag}}").split()):
+        if engine.ours:
+            engine.docker("rmi", stale, check=False)
+    return Built(tag, kind, binaries.kube("kubectl"))
 
 
-def _keep_only(engine: Engine, tag: str) -> None:
-    """Earlier node images of kindstack in the engine it runs: only the newest one stays."""
-    if not engine.ours:
-        return
-    for line in engine.docker("images", NODE_IMAGE_REPO, "--format", "{{.Repository}}:{{.Tag}}").split():
-        if line != tag:
-            engine.docker("rmi", line, check=False)
+def superseded(tag: str, present: list[str]) -> list[str]:
+    """Node images of kindstack an image `tag` replaces: earlier builds of its release (another
+    release's image stays, for a warm run across versions)."""
+    release = tag.rpartition(":")[2].rpartition("-")[0]
+    return [name for name in present if name != tag and name.rpartition(":")[2].rpartition("-")[0] == release]
 
 
 def tool_path(built: Built) -> str:

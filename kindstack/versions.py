@@ -29,10 +29,12 @@ class Versions:
         return self.cluster.etcd.removeprefix("v") + "-0"
 
 
-def load() -> Versions:
+def load(kubernetes: str | None = None, *, pins_only: bool = False) -> Versions:
+    """The pins; with another release asked (localcluster's `release`), that release's build,
+    unless `pins_only` (what needs no build: kind, the packages, the published node image)."""
     pins = load_pins()
     versions = Versions(
-        cluster=localcluster.Versions.from_pins(pins),
+        cluster=localcluster.Versions.from_pins(pins) if pins_only else localcluster.load(kubernetes),
         kind=pins.need("KIND_VERSION"),
         coredns=pins.need("COREDNS_VERSION"),
         node_packages=pins.names("KIND_NODE_PACKAGES"),

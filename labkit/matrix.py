@@ -1,12 +1,14 @@
 """The lab across Kubernetes versions in one run, one report.
 
     python -m labkit.matrix --kubernetes-version 1.35,1.36 -- --require all --lab-page PAGE.md
+    python -m labkit.matrix --kubernetes-version eks-oldest --env kind -- --require all
     python -m labkit.matrix --kubernetes-version eks-supported --env lab -- --cluster eks --eks-create --region R
 
 Each version is a whole run of one tox environment (its cluster made for that version and taken
-down before the next, sequentially): `localcluster` builds the release with
-$LABCLUSTER_KUBERNETES_VERSION (Kubernetes, its etcd and kubectl of the same release), `lab` with
-`--cluster eks` creates its EKS cluster with `--eks-kubernetes-version`. Each run's JUnit file
+down before the next, sequentially): `localcluster` and `kind` build the release with
+$LABCLUSTER_KUBERNETES_VERSION (Kubernetes, its etcd and kubectl of the same release; kind's node
+image also CoreDNS and etcd as that release's kubeadm runs them), `lab` with `--cluster eks`
+creates its EKS cluster with `--eks-kubernetes-version`. Each run's JUnit file
 goes to `reports/matrix/<version>/`; the report (`reports/matrix/matrix.md`) is one table of
 verdicts per version, the first failing test of each failing version with its cause, and for
 every page block that differs on some version, the versions whose output matches the page.
@@ -28,9 +30,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit import settings
+from labkit import settings, tools
 
-ENVS = ("localcluster", "lab")
+ENVS = ("localcluster", "kind", "lab")
 EKS_SUPPORTED = "eks-supported"
 EKS_OLDEST = "eks-oldest"  # the oldest of those: what CI runs beside the pin
 FAILED = ("failure", "error")
@@ -158,7 +160,7 @@ def command(env: str, version: str, args: list[str], junit: Path) -> tuple[list[
             raise ValueError("--env lab runs across versions only with --cluster eks --eks-create (a cluster made per version)")
         extra += ["--eks-kubernetes-version", ".".join(version.lstrip("v").split(".")[:2])]
         return [tox, "-e", env, "--", *args, *extra], {}
-    return [tox, "-e", env, "--", *args, *extra], {"LABCLUSTER_KUBERNETES_VERSION": version}
+    return [tox, "-e", env, "--", *args, *extra], {tools.KUBERNETES_RELEASE_ENV: version}
 
 
 def main(argv: list[str] | None = None) -> int:

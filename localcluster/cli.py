@@ -19,9 +19,8 @@ from stackbase import wrap
 from stackbase.ui import Progress, ToolError, say
 
 
-def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python3 -m localcluster", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+def release_option() -> argparse.ArgumentParser:
+    """`--kubernetes-version`, as a parent parser: kindstack's commands take it too."""
     release = argparse.ArgumentParser(add_help=False)
     release.add_argument(
         "--kubernetes-version",
@@ -29,6 +28,13 @@ def parser() -> argparse.ArgumentParser:
         help="another Kubernetes release than versions.env's (a minor like 1.35 is the patch KUBERNETES_VERSIONS pins; "
         "default $LABCLUSTER_KUBERNETES_VERSION, else the pin)",
     )
+    return release
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python3 -m localcluster", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    release = release_option()
     commands.add_parser("up", parents=[release], help="build if needed, start the cluster, wait until the node is Ready")
     commands.add_parser("down", help="stop everything and remove its mounts, interfaces and iptables chains")
     status = commands.add_parser("status", parents=[release], help="what is running; the kubeconfig path")

@@ -15,11 +15,10 @@ import hashlib
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 from localcluster.layout import CACHE_DIR, GO_SRC
-from stackbase.gobuild import go_binary, go_env
+from stackbase.gobuild import go_binary, go_run, required
 from stackbase.ui import ToolError
 from stackbase.versions import Pins
 
@@ -45,21 +44,11 @@ def resolve(asked: str, pins: Pins) -> str:
     )
 
 
-def _run(argv: list[str], cwd: Path, log: Path, what: str) -> str:
-    result = subprocess.run(argv, cwd=cwd, env=go_env(), capture_output=True, text=True, check=False)
-    with log.open("a") as sink:
-        sink.write(f"$ {' '.join(argv)}\n{result.stdout}{result.stderr}")
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no error text"])[-1]
-        raise ToolError(f"{what} failed (see {log}): {last}")
-    return result.stdout
-
-
 def _requirement(go_mod: str, module: str) -> str:
-    found = re.search(rf"^\s*{re.escape(module)} (v\S+)", go_mod, re.M)
-    if found is None:
+    version = required(go_mod, module)
+    if version is None:
         raise ToolError(f"k8s.io/kubernetes's go.mod requires no {module}: this release cannot be built here")
-    return found.group(1)
+    return version
 
 
 def go_mod_text(kubernetes: str, release_go_mod: str) -> str:
@@ -103,7 +92,7 @@ def module_for(kubernetes: str) -> tuple[Path, str]:
     (directory / "cmd").mkdir(parents=True)
     log = directory / "module.log"
     fetched = json.loads(
-        _run(
+        go_run(
             [go_binary(), "mod", "download", "-json", f"k8s.io/kubernetes@{kubernetes}"],
             directory,
             log,
@@ -115,7 +104,7 @@ def module_for(kubernetes: str) -> tuple[Path, str]:
         shutil.copytree(GO_SRC / "cmd" / command, directory / "cmd" / command)
     # What the two commands import, not `go mod tidy`: tidy also resolves what the dependencies'
     # tests import, which the module proxy need not serve for an older release.
-    _run(
+    go_run(
         [go_binary(), "list", "-mod=mod", "-deps", *(f"./cmd/{c}" for c in COMMANDS)],
         directory,
         log,

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from labkit.tools import KUBERNETES_RELEASE_ENV
 from localcluster import releases
 from localcluster.layout import GO_MOD, GO_SRC
 from stackbase.ui import ToolError
@@ -55,19 +56,22 @@ class Versions:
         )
 
 
-def load(kubernetes: str | None = None) -> Versions:
-    """The pins; with `kubernetes` (else $LABCLUSTER_KUBERNETES_VERSION) another release of
-    Kubernetes and the etcd it requires, built from a module generated for it."""
+def release(kubernetes: str | None = None) -> str:
+    """The vX.Y.Z a run builds: `kubernetes`, else $LABCLUSTER_KUBERNETES_VERSION, else the pin."""
     pins = load_pins()
-    pinned = Versions.from_pins(pins)
-    asked = kubernetes or os.environ.get("LABCLUSTER_KUBERNETES_VERSION")
-    if not asked:
+    asked = kubernetes or os.environ.get(KUBERNETES_RELEASE_ENV)
+    return releases.resolve(asked, pins) if asked else pins.need("KUBERNETES_VERSION")
+
+
+def load(kubernetes: str | None = None) -> Versions:
+    """The pins; with another release asked (`release`), that release of Kubernetes and the
+    etcd it requires, built from a module generated for it."""
+    pinned = Versions.from_pins(load_pins())
+    release_ = release(kubernetes)
+    if release_ == pinned.kubernetes:
         return pinned
-    release = releases.resolve(asked, pins)
-    if release == pinned.kubernetes:
-        return pinned
-    source, etcd = releases.module_for(release)
-    return replace(pinned, kubernetes=release, etcd=etcd, source=source)
+    source, etcd = releases.module_for(release_)
+    return replace(pinned, kubernetes=release_, etcd=etcd, source=source)
 
 
 def check_go_mod(versions: Versions, go_mod: Path = GO_MOD) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import localcluster
 from kindstack import cli, engine, images, labnet, nodeimage
 from kindstack import host as kind_host
 from kindstack.layout import GO_SRC
@@ -33,7 +34,7 @@ from stackbase.ui import Progress, ToolError
 
 @pytest.fixture(scope="module")
 def versions() -> Versions:
-    return load()
+    return load(pins_only=True)
 
 
 def kubeadm_listing(versions: Versions, coredns: str | None = None) -> str:
@@ -65,6 +66,88 @@ def test_a_listing_without_etcd_is_refused(versions: Versions) -> None:
     listing = "\n".join(line for line in kubeadm_listing(versions).splitlines() if "etcd" not in line)
     with pytest.raises(ToolError, match="names no etcd image"):
         images.wanted_by_kubeadm(listing, versions)
+
+
+def another_release(versions: Versions, tmp_path: Path) -> Versions:
+    """`versions` as they are for a release other than the pin (built from a generated module)."""
+    return replace(versions, cluster=replace(versions.cluster, kubernetes="v1.35.4", etcd="v3.6.5", source=tmp_path))
+
+
+def test_another_releases_kubeadm_runs_coredns_and_etcd_at_its_own_versions(versions: Versions, tmp_path: Path) -> None:
+    other = another_release(versions, tmp_path)
+    listing = kubeadm_listing(other, coredns="v1.13.1").replace(other.etcd_tag, "3.6.6-0")
+    groups = images.wanted_by_kubeadm(listing, other)  # no pin to match: not refused
+    assert (images.kubeadm_version(groups, "coredns"), images.kubeadm_version(groups, "etcd")) == ("v1.13.1", "v3.6.6")
+    with pytest.raises(ToolError, match=r"set COREDNS_VERSION=v1\.13\.1"):
+        images.wanted_by_kubeadm(listing, versions)
+
+
+def test_the_node_image_takes_the_pins_builds_only_where_kubeadm_runs_those_versions(
+    versions: Versions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[tuple[str, str, str]] = []
+
+    def at_version(command: str, source: Path, module: str, version: str, progress: Progress) -> Path:
+        built.append((command, module, version))
+        return tmp_path / f"{command}-{version}"
+
+    monkeypatch.setattr(nodeimage, "at_version", at_version)
+    binaries = localcluster.Binaries(tmp_path / "kube", tmp_path / "etcd-pinned")
+    programs = {"labcoredns": tmp_path / "coredns-pinned"}
+    other = another_release(versions, tmp_path)
+    groups = images.wanted_by_kubeadm(kubeadm_listing(other, coredns="v1.13.1").replace(other.etcd_tag, "3.6.6-0"), other)
+    assert nodeimage.coredns_and_etcd(other, binaries, programs, groups, Progress(1)) == (
+        tmp_path / "labcoredns-v1.13.1",
+        tmp_path / "labetcd-v3.6.6",
+    )
+    assert built == [("labcoredns", nodeimage.COREDNS_MODULE, "v1.13.1"), ("labetcd", nodeimage.ETCD_MODULE, "v3.6.6")]
+    built.clear()
+    groups = images.wanted_by_kubeadm(kubeadm_listing(versions), versions)
+    assert nodeimage.coredns_and_etcd(versions, binaries, programs, groups, Progress(1)) == (programs["labcoredns"], binaries.etcd)
+    assert built == [], "the pinned release builds nothing more"
+
+
+def test_a_new_node_image_replaces_only_earlier_builds_of_its_own_release() -> None:
+    repo = "localhost/kindstack/node"
+    present = [f"{repo}:v1.36.3-aaa", f"{repo}:v1.36.3-bbb", f"{repo}:v1.35.4-ccc", f"{repo}:v1.36.30-ddd"]
+    assert nodeimage.superseded(f"{repo}:v1.36.3-bbb", present) == [f"{repo}:v1.36.3-aaa"]
+
+
+def test_online_another_release_is_kinds_own_build_of_its_published_binaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    argv_file = tmp_path / "argv"
+    kind = tmp_path / "kind"
+    kind.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {argv_file}\necho "DOCKER_HOST=$DOCKER_HOST" >> {argv_file}\n')
+    kind.chmod(0o755)
+    monkeypatch.setattr(nodeimage, "LOG", tmp_path / "build.log")
+
+    class Engine:
+        def __init__(self, present: str) -> None:
+            self.present = present
+
+        def env(self) -> dict[str, str]:
+            return {"DOCKER_HOST": "unix:///run/runner/docker.sock"}
+
+        def docker(self, *args: str, **_: object) -> str:
+            return self.present
+
+    name = nodeimage.published_release_image(Engine(""), kind, "v1.35.4", Progress(1))  # type: ignore[arg-type]
+    assert name == "localhost/kindstack/release-node:v1.35.4"
+    assert argv_file.read_text().splitlines() == [
+        *("build", "node-image", "--type", "release", "v1.35.4", "--image", name),
+        "DOCKER_HOST=unix:///run/runner/docker.sock",
+    ]
+    argv_file.unlink()
+    assert nodeimage.published_release_image(Engine("sha256:1"), kind, "v1.35.4", Progress(1)) == name  # type: ignore[arg-type]
+    assert not argv_file.exists(), "an image in the engine is not built again"
+    kind.write_text("#!/bin/sh\nexit 3\n")
+    with pytest.raises(ToolError, match=r"kind build node-image --type release v1\.35\.4 failed \(exit 3\)"):
+        nodeimage.published_release_image(Engine(""), kind, "v1.35.4", Progress(1))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("command", ["build", "up", "run"])
+def test_kindstacks_commands_take_the_kubernetes_release(command: str) -> None:
+    args = cli.parser().parse_args([command, "--kubernetes-version", "1.35"])
+    assert args.kubernetes_version == "1.35"
 
 
 def test_etcd_tag_follows_the_pin(versions: Versions) -> None:

@@ -79,6 +79,8 @@ def test_each_environment_is_told_the_version_its_own_way(tmp_path: Path) -> Non
     argv, env = matrix.command("localcluster", "1.35", ["--require", "all"], tmp_path / "j.xml")
     assert env == {"LABCLUSTER_KUBERNETES_VERSION": "1.35"}
     assert argv[-4:] == ["--require", "all", "--junitxml", str(tmp_path / "j.xml")]
+    argv, env = matrix.command("kind", "1.35", [], tmp_path / "j.xml")
+    assert (argv[argv.index("-e") + 1], env) == ("kind", {"LABCLUSTER_KUBERNETES_VERSION": "1.35"})
     argv, env = matrix.command("lab", "v1.35.4", ["--cluster", "eks", "--eks-create"], tmp_path / "j.xml")
     assert (env, argv[-2:]) == ({}, ["--eks-kubernetes-version", "1.35"])
     with pytest.raises(ValueError, match="only with --cluster eks --eks-create"):

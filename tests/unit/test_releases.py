@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from labkit import tools
-from localcluster import releases
+from localcluster import cli, cluster, releases
+from stackbase import gobuild
 from stackbase.ui import ToolError
 from stackbase.versions import Pins
 
@@ -83,7 +84,7 @@ def fake_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moves_to: str | Non
         return ""
 
     monkeypatch.setattr(releases, "CACHE_DIR", tmp_path / "cache")
-    monkeypatch.setattr(releases, "_run", run)
+    monkeypatch.setattr(releases, "go_run", run)
     monkeypatch.setattr(releases, "go_binary", lambda: "go")
     return calls
 
@@ -102,3 +103,39 @@ def test_a_release_the_commands_cannot_build_with_fails_naming_it(tmp_path: Path
     with pytest.raises(ToolError, match=r"Kubernetes v1\.35\.4 lacks packages the wrapper's commands .* import \(Go would take v1\.37\.2"):
         releases.module_for("v1.35.4")
     assert not (tmp_path / "cache" / "gosrc-v1.35.4" / ".ready").exists()
+
+
+def test_down_and_the_commands_without_a_release_never_build_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    downs: list[bool] = []
+    monkeypatch.setattr(cluster, "down", lambda: downs.append(True))
+    monkeypatch.setenv(tools.KUBERNETES_RELEASE_ENV, "")
+    assert cli.run(cli.parser().parse_args(["down"])) == 0
+    assert downs == [True]
+
+
+def test_a_command_module_builds_one_command_against_another_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "gosrc"
+    (source / "cmd" / "labcoredns").mkdir(parents=True)
+    (source / "cmd" / "labcoredns" / "main.go").write_text("package main\n")
+    (source / "go.mod").write_text("module kindstack\n\ngo 1.26.0\n\nrequire github.com/coredns/coredns v1.14.2\n")
+    moves_to: list[str] = []
+    calls: list[Path] = []
+
+    def go_run(argv: list[str], cwd: Path, log: Path, what: str) -> str:
+        calls.append(cwd)
+        if moves_to:
+            go_mod = cwd / "go.mod"
+            go_mod.write_text(go_mod.read_text().replace("v1.13.1", moves_to[0]))
+        return ""
+
+    monkeypatch.setattr(gobuild, "go_run", go_run)
+    monkeypatch.setattr(gobuild, "go_binary", lambda: "go")
+    made = gobuild.command_module(tmp_path / "m", source, "labcoredns", "github.com/coredns/coredns", "v1.13.1")
+    assert gobuild.required((made / "go.mod").read_text(), "github.com/coredns/coredns") == "v1.13.1"
+    assert "\ngo 1.26.0\n" in (made / "go.mod").read_text()
+    assert (made / "cmd" / "labcoredns" / "main.go").is_file()
+    assert gobuild.command_module(tmp_path / "m", source, "labcoredns", "github.com/coredns/coredns", "v1.13.1") == made
+    assert calls == [made], "made once"
+    moves_to.append("v1.14.0")
+    with pytest.raises(ToolError, match=r"labcoredns cannot build with github.com/coredns/coredns v1.13.1 \(Go would take v1.14.0"):
+        gobuild.command_module(tmp_path / "n", source, "labcoredns", "github.com/coredns/coredns", "v1.13.1")

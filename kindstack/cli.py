@@ -5,7 +5,7 @@ and kind's published node image. Where neither holds (this project's CI machine)
 an engine of its own, builds kind and a node image from source, and builds the lab's images for
 `kind load`; `down` removes every container, network and volume of that engine and stops it.
 `--kubernetes-version` (else $LABCLUSTER_KUBERNETES_VERSION) runs another release than the pin:
-built here from its module, or, online, built by kind from the release's published binaries.
+built here from its module, or, online, kind's published image of its minor (else kind's build of it).
 """
 
 from __future__ import annotations
@@ -54,9 +54,13 @@ def up(requested: str, kubernetes: str | None = None) -> dict[str, str]:
     env = engine.env()
     if mode == "published":
         kind = nodeimage.build_kind(versions, progress)
+        published = versions.published_image(release)
         if release == versions.kubernetes:
             progress.step("kind (the published node image is pulled by kind)")
-        else:  # kind's images are pinned here for the pin's minor only
+        elif published:
+            progress.step(f"kind, and kind's published node image of Kubernetes {release}'s minor ({published})")
+            env[KIND_NODE_IMAGE_ENV] = published
+        else:  # no published image of this minor is pinned
             progress.step(f"kind, and a node image of Kubernetes {release} kind builds from the release")
             env[KIND_NODE_IMAGE_ENV] = nodeimage.published_release_image(engine, kind, release, progress)
         env["PATH"] = os.pathsep.join([str(kind.parent), os.environ.get("PATH", "")])

@@ -18,6 +18,12 @@ class Versions:
     coredns: str
     node_packages: tuple[str, ...]
     host_packages: tuple[str, ...]
+    published: tuple[str, ...] = ()  # kind's node images of other minors, by digest
+
+    def published_image(self, release: str) -> str | None:
+        """kind's published node image of `release`'s minor, if one is pinned."""
+        found = [image for image in self.published if _minor(image.rpartition(":v")[2].partition("@")[0]) == _minor(release)]
+        return found[0] if found else None
 
     @property
     def kubernetes(self) -> str:
@@ -27,6 +33,10 @@ class Versions:
     def etcd_tag(self) -> str:
         """The tag kubeadm gives etcd's image (its version, without v, and a -0 revision)."""
         return self.cluster.etcd.removeprefix("v") + "-0"
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.removeprefix("v").split(".")[:2])
 
 
 def load(kubernetes: str | None = None, *, pins_only: bool = False) -> Versions:
@@ -39,6 +49,7 @@ def load(kubernetes: str | None = None, *, pins_only: bool = False) -> Versions:
         coredns=pins.need("COREDNS_VERSION"),
         node_packages=pins.names("KIND_NODE_PACKAGES"),
         host_packages=pins.names("KINDSTACK_HOST_PACKAGES"),
+        published=pins.names("KIND_NODE_IMAGES"),
     )
     go_mod = (GO_SRC / "go.mod").read_text()
     if not re.search(rf"^\s*github\.com/coredns/coredns {re.escape(versions.coredns)}\s*$", go_mod, re.M):

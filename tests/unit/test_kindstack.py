@@ -27,9 +27,11 @@ from kindstack import cli, engine, images, labnet, nodeimage
 from kindstack import host as kind_host
 from kindstack.layout import GO_SRC
 from kindstack.versions import Versions, load
+from labkit.kindenv import KIND_NODE_IMAGE_ENV
 from stackbase import sysctl
 from stackbase.gobuild import go_env
 from stackbase.ui import Progress, ToolError
+from stackbase.versions import load_pins
 
 
 @pytest.fixture(scope="module")
@@ -387,3 +389,36 @@ def test_down_stops_its_own_dockerd(own_engine_paths: Path) -> None:
         if stand_in.poll() is None:  # 0 once `stop` has collected it: never a reused pid
             stand_in.kill()
         stand_in.wait()
+
+
+def test_kinds_published_images_of_other_minors_are_pinned_by_digest(versions: Versions) -> None:
+    minors = [".".join(image.rpartition(":v")[2].split(".")[:2]) for image in versions.published]
+    assert versions.published
+    assert len(set(minors)) == len(minors), "one published image per minor"
+    assert all(re.fullmatch(r"kindest/node:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}", image) for image in versions.published)
+    pins = load_pins()
+    offered = {".".join(v.removeprefix("v").split(".")[:2]) for v in pins.names("KUBERNETES_VERSIONS")}
+    assert set(minors) <= offered, "a minor kind publishes is one a run across versions offers offline too"
+    assert versions.published_image("v1.35.4") == next(i for i in versions.published if ":v1.35." in i)
+    assert versions.published_image("1.350") is None
+
+
+@pytest.mark.parametrize(
+    ("release", "published", "expected"),
+    [
+        ("v1.35.4", ("kindest/node:v1.35.8@sha256:" + "a" * 64,), "kindest/node:v1.35.8@sha256:" + "a" * 64),
+        ("v1.35.4", (), "localhost/kindstack/release-node:v1.35.4"),
+    ],
+    ids=["a published image of the minor", "none: kind builds it from the release"],
+)
+def test_online_another_minor_runs_kinds_published_image_else_kinds_build(
+    release: str, published: tuple[str, ...], expected: str, fake_proc_sys: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pins = replace(load(pins_only=True), published=published)
+    monkeypatch.setattr(cli, "load", lambda *a, **k: pins)
+    monkeypatch.setattr(cli, "_engine", lambda *a: engine.Engine("unix:///run/user.sock", ours=False))
+    monkeypatch.setattr(nodeimage, "build_kind", lambda *a: tmp_path / "kind")
+    monkeypatch.setattr(nodeimage, "published_release_image", lambda e, k, r, p: f"localhost/kindstack/release-node:{r}")
+    env = cli.up("auto", release)
+    assert env[KIND_NODE_IMAGE_ENV] == expected
+    assert KIND_NODE_IMAGE_ENV not in cli.up("auto", pins.kubernetes), "the pin's minor: versions.env's KIND_NODE_IMAGE"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import shlex
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,14 @@ def test_the_kind_job_loads_the_s3_server_pulled_by_its_digest() -> None:
     assert 'docker pull "$pinned"' in pull
     assert 'docker save --output "$RUNNER_TEMP/s3-server.tar" "$tag"' in pull
     assert '--kind-image-archive "$RUNNER_TEMP/s3-server.tar"' in step(job, name="tox -e kind")["run"]
+
+
+def test_the_kind_job_runs_every_minor_eks_supports_in_one_report() -> None:
+    words = shlex.split(step(kind_job(), name="tox -e kind")["run"])
+    assert words[:3] == ["python", "-m", "labkit.matrix"], "one run per minor, one report"
+    options, _, suite = " ".join(words[3:]).partition(" -- ")
+    assert options.split() == ["--env", "kind", "--kubernetes-version", "eks-supported"]
+    assert "--require all" in suite, "both variants must run on every minor"
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=[w.name for w in WORKFLOWS])

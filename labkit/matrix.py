@@ -8,7 +8,8 @@ Each version is a whole run of one tox environment (its cluster made for that ve
 down before the next, sequentially): `localcluster` and `kind` build the release with
 $LABCLUSTER_KUBERNETES_VERSION (Kubernetes, its etcd and kubectl of the same release; kind's node
 image also CoreDNS and etcd as that release's kubeadm runs them), `lab` with `--cluster eks`
-creates its EKS cluster with `--eks-kubernetes-version`. Each run's JUnit file
+creates its EKS cluster with `--eks-kubernetes-version` (and a run id of its own: `--run-id X`
+becomes X, `k`, the minor's digits, which the sweeper's `--run-id X` finds). Each run's JUnit file
 goes to `reports/matrix/<version>/`; the report (`reports/matrix/matrix.md`) is one table of
 verdicts per version, the first failing test of each failing version with its cause, and for
 every page block that differs on some version, the versions whose output matches the page.
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit import settings, tools
+from labkit.eks import names
 
 ENVS = ("localcluster", "kind", "lab")
 EKS_SUPPORTED = "eks-supported"
@@ -54,7 +56,8 @@ def eks_standard_support(pins: dict[str, str]) -> dict[str, datetime.date]:
 
 def versions(asked: str, pins: dict[str, str], today: datetime.date) -> tuple[list[str], list[str]]:
     """(the versions to run, notes): a comma list of minors or releases; `eks-supported` is every
-    minor EKS still supports in standard support today, by the data."""
+    minor EKS still supports in standard support today, by the data, and the pinned minors newer
+    than the data's newest (EKS dates a minor when it offers it)."""
     notes: list[str] = []
     chosen: list[str] = []
     for item in (i.strip() for i in asked.split(",") if i.strip()):
@@ -68,12 +71,14 @@ def versions(asked: str, pins: dict[str, str], today: datetime.date) -> tuple[li
             for v in [pins["KUBERNETES_VERSION"], *pins.get("KUBERNETES_VERSIONS", "").split(",")]
             if v
         }
-        undated = sorted(known - set(ends), key=_key)
-        if undated and max(undated, key=_key) > max(ends, key=_key, default="0"):
+        # A minor newer than every dated one is in support whenever one of those is: it came later.
+        newer = sorted((m for m in known - set(ends) if supported and _key(m) > _key(max(ends, key=_key))), key=_key)
+        if newer:
             notes.append(
-                f"{EKS_SUPPORTED}: no EKS end of standard support recorded for {', '.join(undated)}: add it to EKS_STANDARD_SUPPORT_ENDS"
+                f"{EKS_SUPPORTED}: no EKS end of standard support recorded for {', '.join(newer)}: taken as supported (newer than "
+                f"{max(ends, key=_key)}); add {'their dates' if len(newer) > 1 else 'its date'} to EKS_STANDARD_SUPPORT_ENDS"
             )
-        chosen += supported[:1] if item == EKS_OLDEST else supported
+        chosen += supported[:1] if item == EKS_OLDEST else [*supported, *newer]
     if not chosen:
         raise ValueError(f"--kubernetes-version {asked!r} names no version (EKS_STANDARD_SUPPORT_ENDS lists none in support today)")
     return sorted(dict.fromkeys(chosen), key=_key), notes
@@ -151,19 +156,38 @@ def report(runs: Sequence[Run], notes: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def eks_args(version: str, args: list[str]) -> list[str]:
+    """One version's arguments on EKS: its own cluster (the run id made the version's) at its minor."""
+    if "--eks-create" not in args:
+        raise ValueError("--env lab runs across versions only with --cluster eks --eks-create (a cluster made per version)")
+    mine = list(args)
+    for i, arg in enumerate(mine):
+        asked = arg.partition("=")[2] if arg.startswith("--run-id=") else mine[i + 1] if arg == "--run-id" and i + 1 < len(mine) else None
+        if asked is None:
+            continue
+        own = names.version_run_id(asked, version)
+        if len(own) > settings.RUN_ID_LENGTH:
+            raise ValueError(
+                f"--run-id {asked!r}: at most {settings.RUN_ID_LENGTH - len(own) + len(asked)} characters across versions "
+                f"(each version's run adds {own[len(asked) :]!r})"
+            )
+        if arg == "--run-id":
+            mine[i + 1] = own
+        else:
+            mine[i] = f"--run-id={own}"
+    return [*mine, "--eks-kubernetes-version", ".".join(version.lstrip("v").split(".")[:2])]
+
+
 def command(env: str, version: str, args: list[str], junit: Path) -> tuple[list[str], dict[str, str]]:
     """One version's run: the tox environment's own command, told the version its way."""
     tox = str(Path(sys.executable).with_name("tox")) if Path(sys.executable).with_name("tox").is_file() else "tox"
     extra = ["--junitxml", str(junit)]
     if env == "lab":
-        if "--eks-create" not in args:
-            raise ValueError("--env lab runs across versions only with --cluster eks --eks-create (a cluster made per version)")
-        extra += ["--eks-kubernetes-version", ".".join(version.lstrip("v").split(".")[:2])]
-        return [tox, "-e", env, "--", *args, *extra], {}
+        return [tox, "-e", env, "--", *eks_args(version, args), *extra], {}
     return [tox, "-e", env, "--", *args, *extra], {tools.KUBERNETES_RELEASE_ENV: version}
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m labkit.matrix", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--kubernetes-version", required=True, help=f"comma list of minors or releases (1.35,v1.36.3), {EKS_SUPPORTED} or {EKS_OLDEST}"
@@ -173,7 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--reports", type=Path, default=Path("reports/matrix"))
     parser.add_argument("args", nargs="*", help="after --: the environment's own arguments (as after `tox -e ENV --`)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     pins = settings.versions()
     try:
         chosen, notes = versions(args.kubernetes_version, pins, datetime.date.today())

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import json
 import os
 import re
@@ -37,7 +38,7 @@ import boto3
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from labkit import helm, redact, s3driver, s3server, settings
+from labkit import helm, matrix, redact, s3driver, s3server, settings
 from labkit.eks import names, policy, s3csi, tags
 from labkit.kube import Kube, found
 from labkit.kubectl import APPLY, Kubectl
@@ -70,13 +71,23 @@ class Step:
     argv: tuple[str, ...]
     always: bool  # runs after an earlier step of its job failed (`if: always()`)
 
+    def run_id(self, default: str) -> str:
+        """The run id the step passes (a version's own, in a run across versions)."""
+        for i, arg in enumerate(self.argv):
+            if arg.startswith("--run-id="):
+                return arg.partition("=")[2]
+            if arg == "--run-id" and i + 1 < len(self.argv):
+                return self.argv[i + 1]
+        return default
+
 
 def _expand(text: str, values: dict[str, str]) -> str:
     return re.sub(r"\$\{?([A-Z_]+)\}?", lambda m: values.get(m.group(1), m.group(0)), text)
 
 
 def steps(workflow: Path, values: dict[str, str], lab_args: list[str]) -> list[Step]:
-    """The workflow's `tox -e lab --` and sweeper steps, in job order, as this machine runs them."""
+    """The workflow's `tox -e lab --` (or `labkit.matrix`'s, per version) and sweeper steps, in job
+    order, as this machine runs them."""
     jobs = yaml.safe_load(workflow.read_text())["jobs"]
     found_steps: list[Step] = []
     for job_name, job in jobs.items():
@@ -87,12 +98,20 @@ def steps(workflow: Path, values: dict[str, str], lab_args: list[str]) -> list[S
                 args = shlex.split(_expand(command.split("tox -e lab --", 1)[1], values))
                 argv = (sys.executable, "-m", "pytest", "tests/lab", *args, *lab_args)
                 found_steps.append(Step(job_name, step.get("name", ""), argv, always))
+            elif "python -m labkit.matrix" in command:  # one lab step per version, as the matrix runs them
+                asked = matrix.parser().parse_args(shlex.split(_expand(command.split("python -m labkit.matrix", 1)[1], values)))
+                if asked.env != "lab":
+                    raise DryRunError(f"{workflow}: step {step.get('name')!r} runs labkit.matrix on {asked.env}, not on EKS (--env lab)")
+                for version in matrix.versions(asked.kubernetes_version, settings.versions(), datetime.date.today())[0]:
+                    argv = (sys.executable, "-m", "pytest", "tests/lab", *matrix.eks_args(version, asked.args), *lab_args)
+                    found_steps.append(Step(job_name, f"{step.get('name', '')} ({version})", argv, always))
             elif "python -m labkit.eks.sweeper" in command:
                 args = shlex.split(_expand(command.split("python -m labkit.eks.sweeper", 1)[1], values))
                 found_steps.append(Step(job_name, step.get("name", ""), (sys.executable, "-m", "labkit.eks.sweeper", *args), always))
     if not any("--eks-create" in s.argv for s in found_steps) or not any("labkit.eks.sweeper" in s.argv for s in found_steps):
         raise DryRunError(
-            f"{workflow} has no `tox -e lab -- --eks-create` or no sweeper step: the dry run follows the workflow; mend one of them"
+            f"{workflow} has no `tox -e lab -- --eks-create` (nor labkit.matrix's) or no sweeper step: the dry run follows the "
+            "workflow; mend one of them"
         )
     return found_steps
 
@@ -230,10 +249,13 @@ def leftovers(endpoint: str, keys: s3server.Keys, region: str, run_id: str) -> l
     ec2 = session.client("ec2", endpoint_url=endpoint)
     iam = session.client("iam", endpoint_url=endpoint)
     s3 = session.client("s3", endpoint_url=endpoint)
-    run_tag: Any = [{"Name": f"tag:{tags.RUN}", "Values": [run_id]}]
+
+    def mine(item: Any) -> bool:
+        return any(t["Key"] == tags.RUN and names.of_run(t["Value"], run_id) for t in item.get("Tags", []))
+
     left = [f"EKS cluster {c}" for c in eks.list_clusters()["clusters"]]
-    left += [f"VPC {v['VpcId']}" for v in ec2.describe_vpcs(Filters=run_tag)["Vpcs"]]
-    left += [f"subnet {s['SubnetId']}" for s in ec2.describe_subnets(Filters=run_tag)["Subnets"]]
+    left += [f"VPC {v['VpcId']}" for v in ec2.describe_vpcs()["Vpcs"] if mine(v)]
+    left += [f"subnet {s['SubnetId']}" for s in ec2.describe_subnets()["Subnets"] if mine(s)]
     left += [f"IAM role {r['RoleName']}" for r in iam.list_roles(PathPrefix=tags.IAM_PATH)["Roles"]]
     left += [f"OIDC provider {p['Arn']}" for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
     left += [f"bucket {b['Name']}" for b in s3.list_buckets()["Buckets"]]
@@ -307,12 +329,13 @@ class Nightly:
     local: str
     dry_file: Path
     identity: str
+    kubernetes: str  # the minor the stand-in offers (the local cluster's): the run's versions
     lab_args: list[str]
     say: Any = print
 
     def run(self, run_id: str, kill: bool) -> tuple[list[str], list[str]]:
         """(transcript lines, failures) of one scenario."""
-        values = {"AWS_REGION": REGION, "RUN_ID": run_id, "EKS_IDENTITY": self.identity}
+        values = {"AWS_REGION": REGION, "RUN_ID": run_id, "EKS_IDENTITY": self.identity, "EKS_VERSIONS": self.kubernetes}
         env = _environment(self.local, self.keys.nightly, values)
         junit = self.reports / f"eks-dryrun-{run_id}-junit.xml"
         lab_args = ["--eks-dry-run", str(self.dry_file), "--lab-report-dir", str(self.reports), "--junitxml", str(junit), *self.lab_args]
@@ -333,7 +356,7 @@ class Nightly:
             self.say(f"dryrun: [{step.job}] {step.name}: {outcome} in {time.monotonic() - started:.0f}s, {last - first + 1} AWS requests")
             if outcome.startswith("killed"):
                 job_failed.add(step.job)
-                self._remove_lab_objects(run_id)
+                self._remove_lab_objects(step.run_id(run_id))
             elif outcome != "exit 0":
                 job_failed.add(step.job)
                 failed.append(f"step `{step.name}` {outcome}")
@@ -428,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
                 install.wait_ready()
                 dry = reports / "eks-dryrun-cluster.json"
                 dry.write_text(json.dumps({"kubeconfig": str(kubeconfig), "context": args.context, "s3_endpoint": nodes}))
-                nightly = Nightly(kubectl, keys, record, reports, local, dry, args.identity, args.lab_args)
+                nightly = Nightly(kubectl, keys, record, reports, local, dry, args.identity, kubernetes, args.lab_args)
                 for scenario in scenarios:
                     run_id = scenario[0] + os.urandom(4).hex()[:7]
                     print(f"dryrun: scenario {scenario}, run {run_id}: {SCENARIOS[scenario]}")

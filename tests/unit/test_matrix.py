@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from labkit import matrix
+from labkit.eks import names
 
 PINS = {
     "KUBERNETES_VERSION": "v1.36.3",
@@ -19,15 +20,22 @@ PINS = {
 
 
 def test_eks_supported_is_every_minor_in_standard_support_on_the_day() -> None:
-    assert matrix.versions("eks-supported", PINS, datetime.date(2026, 12, 2))[0] == ["1.34", "1.35", "1.36"]
-    assert matrix.versions("eks-supported", PINS, datetime.date(2026, 12, 3))[0] == ["1.35", "1.36"], "1.34 ended the day before"
+    assert matrix.versions("eks-supported", PINS, datetime.date(2026, 12, 2))[0] == ["1.34", "1.35", "1.36", "1.37"]
+    assert matrix.versions("eks-supported", PINS, datetime.date(2026, 12, 3))[0] == ["1.35", "1.36", "1.37"], "1.34 ended the day before"
     assert matrix.versions("eks-oldest", PINS, datetime.date(2026, 12, 3))[0] == ["1.35"]
 
 
-def test_a_newer_minor_without_an_eks_date_is_named() -> None:
+def test_a_newer_minor_without_an_eks_date_is_taken_as_supported_and_named() -> None:
     chosen, notes = matrix.versions("1.34,eks-supported", PINS, datetime.date(2026, 12, 3))
-    assert chosen == ["1.34", "1.35", "1.36"]
-    assert notes == ["eks-supported: no EKS end of standard support recorded for 1.37: add it to EKS_STANDARD_SUPPORT_ENDS"]
+    assert chosen == ["1.34", "1.35", "1.36", "1.37"]
+    assert notes == [
+        "eks-supported: no EKS end of standard support recorded for 1.37: taken as supported (newer than 1.36); "
+        "add its date to EKS_STANDARD_SUPPORT_ENDS"
+    ]
+    assert matrix.versions("eks-oldest", PINS, datetime.date(2026, 12, 3)) == (["1.35"], notes)
+    ended = {**PINS, "EKS_STANDARD_SUPPORT_ENDS": "1.30:2025-07-23"}
+    with pytest.raises(ValueError, match="names no version"):
+        matrix.versions("eks-supported", ended, datetime.date(2026, 12, 3))
 
 
 def test_a_list_that_names_nothing_fails_at_once() -> None:
@@ -82,6 +90,20 @@ def test_each_environment_is_told_the_version_its_own_way(tmp_path: Path) -> Non
     argv, env = matrix.command("kind", "1.35", [], tmp_path / "j.xml")
     assert (argv[argv.index("-e") + 1], env) == ("kind", {"LABCLUSTER_KUBERNETES_VERSION": "1.35"})
     argv, env = matrix.command("lab", "v1.35.4", ["--cluster", "eks", "--eks-create"], tmp_path / "j.xml")
-    assert (env, argv[-2:]) == ({}, ["--eks-kubernetes-version", "1.35"])
+    assert (env, argv[-4:-2]) == ({}, ["--eks-kubernetes-version", "1.35"])
     with pytest.raises(ValueError, match="only with --cluster eks --eks-create"):
         matrix.command("lab", "1.35", ["--cluster", "existing"], tmp_path / "j.xml")
+
+
+def test_on_eks_each_version_is_a_run_of_its_own_that_the_runs_sweep_finds() -> None:
+    eks = ["--cluster", "eks", "--eks-create"]
+    assert matrix.eks_args("1.35", [*eks, "--run-id", "n1234a1"]) == [*eks, "--run-id", "n1234a1k135", "--eks-kubernetes-version", "1.35"]
+    assert matrix.eks_args("v1.37.2", [*eks, "--run-id=n1234a1"])[3] == "--run-id=n1234a1k137"
+    assert names.of_run("n1234a1k137", "n1234a1")
+    assert names.of_run("n1234a1", "n1234a1")
+    assert not names.of_run("n1234a12", "n1234a1"), "attempt 12 of the same workflow run is another run"
+    assert not names.of_run("n1234a1k13x", "n1234a1")
+    with pytest.raises(
+        ValueError, match=r"--run-id 'n123456789a1': at most 8 characters across versions \(each version's run adds 'k135'\)"
+    ):
+        matrix.eks_args("1.35", [*eks, "--run-id", "n123456789a1"])

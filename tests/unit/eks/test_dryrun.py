@@ -28,7 +28,7 @@ from .test_s3csi import kube
 from .test_session import RUN, options
 from .test_session import split as split  # the fixture
 
-VALUES = {"AWS_REGION": REGION, "RUN_ID": "d1234567", "EKS_IDENTITY": "irsa"}
+VALUES = {"AWS_REGION": REGION, "RUN_ID": "d1234567", "EKS_IDENTITY": "irsa", "EKS_VERSIONS": "1.36"}
 
 
 def test_the_dry_run_runs_the_workflows_lab_and_sweep_steps_with_its_values() -> None:
@@ -38,19 +38,30 @@ def test_the_dry_run_runs_the_workflows_lab_and_sweep_steps_with_its_values() ->
     assert "--eks-plan" in plan.argv
     assert lab.argv[3:] == (
         "tests/lab",
-        "--cluster", "eks", "--eks-create", "--region", REGION, "--run-id", "d1234567", "--eks-identity", "irsa",
-        "--require", "all", "--durations=20", "--extra",
+        "--cluster", "eks", "--eks-create", "--region", REGION, "--run-id", "d1234567k136", "--eks-identity", "irsa",
+        "--require", "all", "--durations=20", "--eks-kubernetes-version", "1.36", "--extra",
     )  # fmt: skip
+    assert lab.run_id("d1234567") == "d1234567k136", "the killed step's objects are found by the version's run id"
+    assert plan.run_id("x") == "d1234567"
     assert this_run.argv[1:] == ("-m", "labkit.eks.sweeper", "--region", REGION, "--run-id", "d1234567", "--ttl", "0", "--delete")
     assert older.argv[-3:] == ("--ttl", "6h", "--delete")
     assert older.always
     assert not this_run.always
 
 
+def test_each_version_of_the_nightlys_matrix_is_a_lab_step_of_its_own() -> None:
+    found = dryrun.steps(dryrun.WORKFLOW, {**VALUES, "EKS_VERSIONS": "1.35,1.36"}, [])
+    labs = [s for s in found if "--eks-create" in s.argv and "--eks-plan" not in s.argv]
+    assert [(s.name.rpartition(" ")[2], s.run_id("")) for s in labs] == [("(1.35)", "d1234567k135"), ("(1.36)", "d1234567k136")]
+
+
 def test_a_workflow_the_dry_run_cannot_follow_fails_it_by_name(tmp_path: Path) -> None:
     workflow = tmp_path / "nightly.yml"
     workflow.write_text("jobs:\n  eks:\n    steps:\n      - run: tox -e lab -- --cluster eks --eks-create\n")
     with pytest.raises(dryrun.DryRunError, match="no sweeper step"):
+        dryrun.steps(workflow, VALUES, [])
+    workflow.write_text("jobs:\n  eks:\n    steps:\n      - run: python -m labkit.matrix --env kind --kubernetes-version 1.35 -- x\n")
+    with pytest.raises(dryrun.DryRunError, match=r"runs labkit\.matrix on kind, not on EKS"):
         dryrun.steps(workflow, VALUES, [])
 
 

@@ -105,7 +105,11 @@ def test_one_runs_sweep_finds_the_runs_of_its_versions_too(world: sweeper.Sweepe
     make_role(clients.iam, "new-role-135", "newrunk135", NEW)
     make_role(clients.iam, "other-run-role", "newrun2", NEW)
     found = world.find(timedelta(0), run_id="newrun", now=NOW)
-    assert kinds_and_names(found) == [("iam-role", "new-role"), ("iam-role", "new-role-135"), ("s3-bucket", "lab-mountpoint-s3-newrun")]
+    assert sorted(kinds_and_names(found)) == [
+        ("iam-role", "new-role"),
+        ("iam-role", "new-role-135"),
+        ("s3-bucket", "lab-mountpoint-s3-newrun"),
+    ]
 
 
 def test_dry_run_lists_and_deletes_nothing(world: sweeper.Sweeper, clients: Clients) -> None:

@@ -136,6 +136,12 @@ def compare(documented: list[str], live: list[str], unordered: bool = False) -> 
     return Comparison(Verdict.DIFFERS, "\n".join([*_unmatched(want, got), diff]))
 
 
+def diff_lines(detail: str) -> list[str]:
+    """The changed lines of a differing comparison (`-` documented, `+` live), as normalized."""
+    _, header, body = detail.partition("\n+++ live\n")
+    return [line for line in body.splitlines() if line.startswith(("+", "-"))] if header else []
+
+
 def _unmatched(want: list[str], got: list[str]) -> list[str]:
     """The lines only one side has, named first: a file the page lists that no step creates
     is the finding, not a line of the diff."""

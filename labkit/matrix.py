@@ -93,6 +93,8 @@ class Run:
     tests: dict[str, str] = field(default_factory=dict)
     # "page.md:LINE" -> verdict
     blocks: dict[str, str] = field(default_factory=dict)
+    # "page.md:LINE" -> the lines its output differs from the page by ("-documented", "+live")
+    diffs: dict[str, set[str]] = field(default_factory=dict)
     # What the run's summary says it ran on: "Kubernetes", "kubectl".
     seen: dict[str, str] = field(default_factory=dict)
 
@@ -114,9 +116,11 @@ class Run:
                     outcome = "skipped"
             self.tests[name] = outcome
             for prop in case.iter("property"):
+                where, _, value = (prop.get("value") or "").partition(" ")
                 if prop.get("name") == "block":
-                    where, _, verdict = (prop.get("value") or "").partition(" ")
-                    self.blocks[where] = verdict
+                    self.blocks[where] = value
+                elif prop.get("name") == "block-diff":
+                    self.diffs.setdefault(where, set()).add(value)
 
     @property
     def verdict(self) -> str:
@@ -153,7 +157,25 @@ def report(runs: Sequence[Run], notes: Sequence[str]) -> str:
         matching = [r.version for r in runs if r.blocks.get(block) == "matches"]
         other = [f"{r.version} ({r.blocks[block]})" for r in runs if r.blocks.get(block) not in (None, "matches")]
         lines.append(f"- {block}: matches the page on {', '.join(matching) or 'no version'}; not on {', '.join(other)}")
+        lines += [f"  - {line}" for line in _between_versions(block, [r for r in runs if r.blocks.get(block) == "differs"])]
     return "\n".join(lines) + "\n"
+
+
+def _between_versions(block: str, differing: list[Run], most: int = 3) -> list[str]:
+    """How the versions whose output differs from the page differ from each other: the lines of
+    each group of alike versions that not all of them have."""
+    groups: dict[frozenset[str], list[str]] = {}
+    for r in differing:
+        groups.setdefault(frozenset(r.diffs.get(block, ())), []).append(r.version)
+    if len(groups) < 2:
+        return []
+    common = frozenset.intersection(*groups)
+    found = []
+    for diff, versions in groups.items():
+        own = sorted(diff - common)
+        shown = ", ".join(f"`{line}`" for line in own[:most]) + (f" (and {len(own) - most} more)" if len(own) > most else "")
+        found.append(f"on {', '.join(versions)}: {shown or 'no line of its own'}")
+    return found
 
 
 def eks_args(version: str, args: list[str]) -> list[str]:

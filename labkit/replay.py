@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit import scope, standins
-from labkit.compare import Comparison, Verdict, compare
+from labkit.compare import Comparison, Verdict, compare, diff_lines
 from labkit.page import Block, Command, Page
 from labkit.settings import Timeouts
 
@@ -493,6 +493,17 @@ class PageRun:
         """`page.md:LINE verdict` per block, for the report's properties: a run across
         Kubernetes versions tells from them which versions' output matches the page."""
         return [f"{self.page.path.name}:{r.block.line} {'failed' if r.failure else r.verdict.value}" for r in self.results]
+
+    def block_diffs(self) -> list[str]:
+        """`page.md:LINE -documented` / `+live` per line a block's output differs by: a run across
+        versions tells from them how one version's output differs from another's."""
+        return [
+            f"{self.page.path.name}:{r.block.line} {line}"
+            for r in self.results
+            for c in r.commands
+            if c.comparison.verdict is Verdict.DIFFERS
+            for line in diff_lines(c.comparison.detail)
+        ]
 
     def summary(self) -> str:
         if self.not_run:

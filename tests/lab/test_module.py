@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.pages import transcript_steps
+from fixtures.options import get
+from fixtures.pages import report_properties, transcript_steps
 from labkit.module import ModuleRun
 from labkit.transcript import Transcript
 
@@ -18,7 +19,7 @@ def test_module_replays_as_the_harness_runs_it(module_run: ModuleRun, transcript
 
     note_suite_hooks("before")
     for page_run in module_run.pages:
-        request.node.user_properties += [("block", verdict) for verdict in page_run.block_verdicts()]
+        request.node.user_properties += report_properties(page_run, get(request.config).run_id)
         if page_run.not_run:
             transcript.note(page_run.page.path.name, "(not run)", page_run.not_run, 0.0)
         for result in page_run.results:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from fixtures.options import get
-from fixtures.pages import transcript_steps
+from fixtures.pages import report_properties, transcript_steps
 from labkit.replay import PageRun
 from labkit.transcript import Transcript
 
 
 def test_page_replays_as_documented(page_run: PageRun, transcript: Transcript, request: pytest.FixtureRequest) -> None:
-    request.node.user_properties += [("block", verdict) for verdict in page_run.block_verdicts()]
+    request.node.user_properties += report_properties(page_run, get(request.config).run_id)
     for result in page_run.results:
         for title, command, output in transcript_steps(result):
             transcript.note(f"block at line {result.block.line}, {title}", command, output, result.seconds)

@@ -99,6 +99,16 @@ def test_a_difference_comes_with_a_diff_naming_the_documented_line() -> None:
     assert found.detail.splitlines()[:2] == ["documented, not live: newproduct_1.jpg", "live, not documented: divewatch.jpg"]
 
 
+def test_a_differing_blocks_changed_lines_go_to_the_report_for_a_run_across_versions(tmp_path: Path) -> None:
+    assert compare.diff_lines(compare.compare(["a", "Age: 3d", "---- ----"], ["a", "Age: 5m", "b"]).detail) == ["----- ----", "+b"]
+    assert compare.diff_lines(compare.compare(["a"], ["a"]).detail) == []
+    (results,) = [replay.Replay({"PATH": os.environ["PATH"], "HOME": str(tmp_path)}, tmp_path).run(page.parse(RULES))]
+    run = replay.PageRun(page.parse(RULES), results)
+    assert run.block_diffs(), "the rules page has a block that differs"
+    assert all(d.startswith(f"{RULES.name}:") and d.split(" ", 1)[1][:1] in "+-" for d in run.block_diffs())
+    assert pages.report_properties(run, "zz")[: len(run.block_verdicts())] == [("block", v) for v in run.block_verdicts()]
+
+
 def test_many_unmatched_lines_are_counted_not_listed() -> None:
     found = compare.compare([f"line {n}" for n in range(9)], ["other"])
     assert found.detail.splitlines()[0] == "documented, not live: 9 lines (see the diff)"

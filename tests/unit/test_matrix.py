@@ -107,3 +107,27 @@ def test_on_eks_each_version_is_a_run_of_its_own_that_the_runs_sweep_finds() -> 
         ValueError, match=r"--run-id 'n123456789a1': at most 8 characters across versions \(each version's run adds 'k135'\)"
     ):
         matrix.eks_args("1.35", [*eks, "--run-id", "n123456789a1"])
+
+
+def test_the_report_says_how_versions_whose_output_differs_differ_from_each_other(tmp_path: Path) -> None:
+    junit = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
+<testcase classname="tests.lab.test_module" name="test_module_replays_as_the_harness_runs_it[m]"><properties>
+<property name="block" value="p.md:12 differs"/><property name="block-diff" value="p.md:12 -Labels: &lt;none&gt;"/>{extra}
+</properties></testcase></testsuite></testsuites>"""
+    probe = '<property name="block-diff" value="p.md:12 +Liveness: http-get delay=&lt;age&gt; {fmt}"/>'
+    runs = []
+    for version, fmt in (
+        ("1.35", "#success=1 #failure=3"),
+        ("1.36", "#success=1 #failure=3"),
+        ("1.37", "successThreshold=1 failureThreshold=3"),
+    ):
+        (tmp_path / f"{version}.xml").write_text(junit.format(extra=probe.format(fmt=fmt)))
+        runs.append(matrix.Run(version, 0, tmp_path / f"{version}.xml"))
+        runs[-1].read()
+    text = matrix.report(runs, [])
+    assert "- p.md:12: matches the page on no version; not on 1.35 (differs), 1.36 (differs), 1.37 (differs)" in text
+    assert "  - on 1.35, 1.36: `+Liveness: http-get delay=<age> #success=1 #failure=3`" in text
+    assert "  - on 1.37: `+Liveness: http-get delay=<age> successThreshold=1 failureThreshold=3`" in text
+    assert "Labels" not in text, "what every version's output has in common is not a difference between versions"
+    runs[2].diffs = runs[0].diffs
+    assert "  - on" not in matrix.report(runs, []), "alike versions: nothing to say between them"

@@ -178,25 +178,31 @@ def _between_versions(block: str, differing: list[Run], most: int = 3) -> list[s
     return found
 
 
+def run_id_option(args: Sequence[str]) -> tuple[int, str] | None:
+    """Where the suite's `--run-id` is in `args` (the index of the word that holds it) and its value."""
+    for i, arg in enumerate(args):
+        if arg.startswith("--run-id="):
+            return i, arg.partition("=")[2]
+        if arg == "--run-id" and i + 1 < len(args):
+            return i + 1, args[i + 1]
+    return None
+
+
 def eks_args(version: str, args: list[str]) -> list[str]:
     """One version's arguments on EKS: its own cluster (the run id made the version's) at its minor."""
     if "--eks-create" not in args:
         raise ValueError("--env lab runs across versions only with --cluster eks --eks-create (a cluster made per version)")
     mine = list(args)
-    for i, arg in enumerate(mine):
-        asked = arg.partition("=")[2] if arg.startswith("--run-id=") else mine[i + 1] if arg == "--run-id" and i + 1 < len(mine) else None
-        if asked is None:
-            continue
+    found = run_id_option(mine)
+    if found:
+        at, asked = found
         own = names.version_run_id(asked, version)
         if len(own) > settings.RUN_ID_LENGTH:
             raise ValueError(
                 f"--run-id {asked!r}: at most {settings.RUN_ID_LENGTH - len(own) + len(asked)} characters across versions "
                 f"(each version's run adds {own[len(asked) :]!r})"
             )
-        if arg == "--run-id":
-            mine[i + 1] = own
-        else:
-            mine[i] = f"--run-id={own}"
+        mine[at] = f"--run-id={own}" if mine[at].startswith("--run-id=") else own
     return [*mine, "--eks-kubernetes-version", ".".join(version.lstrip("v").split(".")[:2])]
 
 

@@ -67,11 +67,11 @@ def load(kubernetes: str | None = None) -> Versions:
     """The pins; with another release asked (`release`), that release of Kubernetes and the
     etcd it requires, built from a module generated for it."""
     pinned = Versions.from_pins(load_pins())
-    release_ = release(kubernetes)
-    if release_ == pinned.kubernetes:
+    wanted = release(kubernetes)
+    if wanted == pinned.kubernetes:
         return pinned
-    source, etcd = releases.module_for(release_)
-    return replace(pinned, kubernetes=release_, etcd=etcd, source=source)
+    source, etcd = releases.module_for(wanted)
+    return replace(pinned, kubernetes=wanted, etcd=etcd, source=source)
 
 
 def check_go_mod(versions: Versions, go_mod: Path = GO_MOD) -> None:

@@ -73,12 +73,8 @@ class Step:
 
     def run_id(self, default: str) -> str:
         """The run id the step passes (a version's own, in a run across versions)."""
-        for i, arg in enumerate(self.argv):
-            if arg.startswith("--run-id="):
-                return arg.partition("=")[2]
-            if arg == "--run-id" and i + 1 < len(self.argv):
-                return self.argv[i + 1]
-        return default
+        found = matrix.run_id_option(self.argv)
+        return found[1] if found else default
 
 
 def _expand(text: str, values: dict[str, str]) -> str:

@@ -99,6 +99,7 @@ def test_on_eks_each_version_is_a_run_of_its_own_that_the_runs_sweep_finds() -> 
     eks = ["--cluster", "eks", "--eks-create"]
     assert matrix.eks_args("1.35", [*eks, "--run-id", "n1234a1"]) == [*eks, "--run-id", "n1234a1k135", "--eks-kubernetes-version", "1.35"]
     assert matrix.eks_args("v1.37.2", [*eks, "--run-id=n1234a1"])[3] == "--run-id=n1234a1k137"
+    assert matrix.eks_args("1.35", [*eks, "--run-id=run"])[3] == "--run-id=runk135"
     assert names.of_run("n1234a1k137", "n1234a1")
     assert names.of_run("n1234a1", "n1234a1")
     assert not names.of_run("n1234a12", "n1234a1"), "attempt 12 of the same workflow run is another run"

@@ -94,7 +94,7 @@ class Run:
     # "page.md:LINE" -> verdict
     blocks: dict[str, str] = field(default_factory=dict)
     # "page.md:LINE" -> the lines its output differs from the page by ("-documented", "+live")
-    diffs: dict[str, set[str]] = field(default_factory=dict)
+    diffs: dict[str, list[str]] = field(default_factory=dict)  # in the diff's order
     # What the run's summary says it ran on: "Kubernetes", "kubectl".
     seen: dict[str, str] = field(default_factory=dict)
 
@@ -120,7 +120,7 @@ class Run:
                 if prop.get("name") == "block":
                     self.blocks[where] = value
                 elif prop.get("name") == "block-diff":
-                    self.diffs.setdefault(where, set()).add(value)
+                    self.diffs.setdefault(where, []).append(value)
 
     @property
     def verdict(self) -> str:
@@ -164,15 +164,15 @@ def report(runs: Sequence[Run], notes: Sequence[str]) -> str:
 def _between_versions(block: str, differing: list[Run], most: int = 3) -> list[str]:
     """How the versions whose output differs from the page differ from each other: the lines of
     each group of alike versions that not all of them have."""
-    groups: dict[frozenset[str], list[str]] = {}
+    groups: dict[frozenset[str], tuple[list[str], list[str]]] = {}  # lines -> (in order, versions)
     for r in differing:
-        groups.setdefault(frozenset(r.diffs.get(block, ())), []).append(r.version)
+        groups.setdefault(frozenset(r.diffs.get(block, ())), (r.diffs.get(block, []), []))[1].append(r.version)
     if len(groups) < 2:
         return []
     common = frozenset.intersection(*groups)
     found = []
-    for diff, versions in groups.items():
-        own = sorted(diff - common)
+    for ordered, versions in groups.values():
+        own = list(dict.fromkeys(line for line in ordered if line not in common))
         shown = ", ".join(f"`{line}`" for line in own[:most]) + (f" (and {len(own) - most} more)" if len(own) > most else "")
         found.append(f"on {', '.join(versions)}: {shown or 'no line of its own'}")
     return found

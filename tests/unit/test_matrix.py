@@ -122,13 +122,16 @@ def test_the_report_says_how_versions_whose_output_differs_differ_from_each_othe
         ("1.36", "#success=1 #failure=3"),
         ("1.37", "successThreshold=1 failureThreshold=3"),
     ):
-        (tmp_path / f"{version}.xml").write_text(junit.format(extra=probe.format(fmt=fmt)))
+        extra = probe.format(fmt=fmt)
+        if version == "1.37":  # a new section of `describe`: its lines in the output's order
+            extra += "".join(f'<property name="block-diff" value="p.md:12 +{line}"/>' for line in ("Conditions:", "---- ------"))
+        (tmp_path / f"{version}.xml").write_text(junit.format(extra=extra))
         runs.append(matrix.Run(version, 0, tmp_path / f"{version}.xml"))
         runs[-1].read()
     text = matrix.report(runs, [])
     assert "- p.md:12: matches the page on no version; not on 1.35 (differs), 1.36 (differs), 1.37 (differs)" in text
     assert "  - on 1.35, 1.36: `+Liveness: http-get delay=<age> #success=1 #failure=3`" in text
-    assert "  - on 1.37: `+Liveness: http-get delay=<age> successThreshold=1 failureThreshold=3`" in text
+    assert "  - on 1.37: `+Liveness: http-get delay=<age> successThreshold=1 failureThreshold=3`, `+Conditions:`, `+---- ------`" in text
     assert "Labels" not in text, "what every version's output has in common is not a difference between versions"
     runs[2].diffs = runs[0].diffs
     assert "  - on" not in matrix.report(runs, []), "alike versions: nothing to say between them"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import localcluster
 from kindstack.layout import GO_SRC
+from labkit.settings import minor
 from stackbase.ui import ToolError
 from stackbase.versions import load_pins
 
@@ -22,7 +23,7 @@ class Versions:
 
     def published_image(self, release: str) -> str | None:
         """kind's published node image of `release`'s minor, if one is pinned."""
-        found = [image for image in self.published if _minor(image.rpartition(":v")[2].partition("@")[0]) == _minor(release)]
+        found = [image for image in self.published if minor(image.rpartition(":v")[2].partition("@")[0]) == minor(release)]
         return found[0] if found else None
 
     @property
@@ -33,10 +34,6 @@ class Versions:
     def etcd_tag(self) -> str:
         """The tag kubeadm gives etcd's image (its version, without v, and a -0 revision)."""
         return self.cluster.etcd.removeprefix("v") + "-0"
-
-
-def _minor(version: str) -> str:
-    return ".".join(version.removeprefix("v").split(".")[:2])
 
 
 def load(kubernetes: str | None = None, *, pins_only: bool = False) -> Versions:

@@ -66,11 +66,7 @@ def versions(asked: str, pins: dict[str, str], today: datetime.date) -> tuple[li
             continue
         ends = eks_standard_support(pins)
         supported = sorted((m for m, end in ends.items() if end >= today), key=_key)
-        known = {
-            ".".join(v.lstrip("v").split(".")[:2])
-            for v in [pins["KUBERNETES_VERSION"], *pins.get("KUBERNETES_VERSIONS", "").split(",")]
-            if v
-        }
+        known = {settings.minor(v) for v in [pins["KUBERNETES_VERSION"], *pins.get("KUBERNETES_VERSIONS", "").split(",")] if v}
         # A minor newer than every dated one is in support whenever one of those is: it came later.
         newer = sorted((m for m in known - set(ends) if supported and _key(m) > _key(max(ends, key=_key))), key=_key)
         if newer:
@@ -203,7 +199,7 @@ def eks_args(version: str, args: list[str]) -> list[str]:
                 f"(each version's run adds {own[len(asked) :]!r})"
             )
         mine[at] = f"--run-id={own}" if mine[at].startswith("--run-id=") else own
-    return [*mine, "--eks-kubernetes-version", ".".join(version.lstrip("v").split(".")[:2])]
+    return [*mine, "--eks-kubernetes-version", settings.minor(version)]
 
 
 def command(env: str, version: str, args: list[str], junit: Path) -> tuple[list[str], dict[str, str]]:

@@ -17,6 +17,7 @@ import re
 import shutil
 from pathlib import Path
 
+from labkit import settings
 from localcluster.layout import CACHE_DIR, GO_SRC
 from stackbase.gobuild import go_binary, go_run, required
 from stackbase.ui import ToolError
@@ -38,7 +39,7 @@ def resolve(asked: str, pins: Pins) -> str:
     for release in listed:
         if release.startswith(f"v{major}.{minor}."):
             return release
-    minors = sorted({".".join(r.lstrip("v").split(".")[:2]) for r in listed}, key=lambda m: tuple(map(int, m.split("."))))
+    minors = sorted({settings.minor(r) for r in listed}, key=lambda m: tuple(map(int, m.split("."))))
     raise ToolError(
         f"Kubernetes {major}.{minor} has no pinned patch: use one of {', '.join(minors)}, or add it to KUBERNETES_VERSIONS in {pins.path}"
     )

@@ -427,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     kubectl = Kubectl(kubeconfig, args.context, timeouts.kubectl)
     keys = Keys()
     own = "s" + os.urandom(4).hex()[:7]  # the stand-in's namespace and the driver's release
-    kubernetes = ".".join(kube.server_version().lstrip("v").split(".")[:2])
+    kubernetes = settings.minor(kube.server_version())
     driver_pin = settings.versions()["MOUNTPOINT_S3_CSI_DRIVER_VERSION"]
     addons = {names.ADDON: f"{driver_pin}-eksbuild.1", names.POD_IDENTITY_AGENT: "v0-standin"}
     scenarios = list(SCENARIOS) if args.scenario == "both" else [args.scenario]
